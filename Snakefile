@@ -1,0 +1,28 @@
+# Inflationary flows (de Albuquerque & Pearson, NeurIPS 2024), reproduced.
+# The DAG only: every rule calls `python -m inflationary_flows <step>`; the science is in src/.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The embedded default, found from the Snakefile so that --directory elsewhere works.
+configfile: Path(workflow.basedir) / "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS) or "none",
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pca.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/tables/participation_ratio.csv",

@@ -1,0 +1,54 @@
+"""Command-line layer: ``python -m inflationary_flows <step> [options]``, one step per rule.
+
+Each step lives in ``inflationary_flows.steps.<module>`` with ``add_arguments(parser)`` and
+``run(args)``; a step's module is imported only when that step runs, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# step name -> (module under inflationary_flows.steps, one-line description)
+STEPS: dict[str, tuple[str, str]] = {
+    "dataset": ("dataset", "generate a toy set or load digits; write train/test HDF5"),
+    "pca": ("pca", "covariance eigendecomposition (float64) and participation ratio"),
+    "pr-table": ("pr_table", "collect participation ratios of several datasets into a CSV"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m inflationary_flows",
+        description="Steps of the inflationary-flows workflow (each is one Snakemake rule).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="steps:\n" + "\n".join(f"  {n:<14}{d}" for n, (_, d) in STEPS.items()),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("step", choices=list(STEPS), metavar="step", help="the step to run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    top = _top_parser()
+    if not argv or argv[0].startswith("-"):
+        top.parse_args(argv or ["--help"])
+        return 0
+    step = top.parse_args(argv[:1]).step
+    module_name, description = STEPS[step]
+    module = importlib.import_module(f"{__package__}.steps.{module_name}")
+    parser = argparse.ArgumentParser(prog=f"python -m inflationary_flows {step}",
+                                     description=description)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        module.run(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        # One clear line for the rule's log; the traceback helps nobody with a bad input.
+        print(f"error in step '{step}': {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,61 @@
+"""The package source files a command-line step runs, so the workflow can list them as inputs.
+
+Snakemake reruns a job when an input is newer than its outputs. Listing the import closure of
+the step's module (within this package) means that editing the science a rule uses reruns
+that rule, and nothing else.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE = PACKAGE_DIR.name
+
+
+def _module_file(module: str) -> Path:
+    rel = module.split(".")[1:]
+    path = PACKAGE_DIR.joinpath(*rel)
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _imports(module: str) -> set[str]:
+    file = _module_file(module)
+    tree = ast.parse(file.read_text(), filename=str(file))
+    is_pkg = file.name == "__init__.py"
+    base = module.split(".") if is_pkg else module.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = base[: len(base) - node.level + 1]
+                target = ".".join(anchor + ([node.module] if node.module else []))
+                names = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif node.module and node.module.split(".")[0] == PACKAGE:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
+        else:
+            continue
+        found.update(n for n in names if _module_file(n).exists())
+    return found
+
+
+@cache
+def source_closure(module: str) -> tuple[str, ...]:
+    """Absolute paths of ``module`` and every package module it imports, transitively."""
+    if not module.startswith(PACKAGE):
+        module = f"{PACKAGE}.{module}"
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(_imports(current) - seen)
+    return tuple(sorted(str(_module_file(m)) for m in seen))

@@ -1,0 +1,142 @@
+"""The paper's datasets (section 2.1): seven toy sets, their embeddings, and sklearn digits.
+
+Every generator is a pure function of its arguments and a seed. Toy sets are z-scored per
+coordinate with statistics of the training split (applied unchanged to the test split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TOY_DIMS = {
+    "circles": 2, "sine": 2, "moons": 2,
+    "s_curve": 3, "swirl": 3, "alt_s_curve": 3, "alt_swirl": 3,
+}
+IMAGE_SETS = ("digits",)
+
+
+@dataclass
+class Dataset:
+    """Train/test arrays (rows are samples) and the parameters that generated them."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    params: dict = field(default_factory=dict)
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    image_shape: tuple[int, ...] | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.train.shape[1]
+
+
+def _circles(n: int, rng: np.random.Generator) -> np.ndarray:
+    from sklearn.datasets import make_circles
+
+    return make_circles(n, factor=0.5, noise=0.08, random_state=_sk_seed(rng))[0]
+
+
+def _sine(n: int, rng: np.random.Generator) -> np.ndarray:
+    x = rng.uniform(-1.0, 1.0, n)
+    y = np.sin(4 * np.pi * x) / 4 + rng.normal(0.0, 0.15, n)
+    return np.stack([x, y], axis=1)
+
+
+def _moons(n: int, rng: np.random.Generator) -> np.ndarray:
+    from sklearn.datasets import make_moons
+
+    return make_moons(n, noise=0.08, random_state=_sk_seed(rng))[0]
+
+
+def _s_curve(n: int, rng: np.random.Generator) -> np.ndarray:
+    from sklearn.datasets import make_s_curve
+
+    return make_s_curve(n, noise=0.2, random_state=_sk_seed(rng))[0]
+
+
+def _swirl(n: int, rng: np.random.Generator) -> np.ndarray:
+    from sklearn.datasets import make_swiss_roll
+
+    return make_swiss_roll(n, noise=1.25, random_state=_sk_seed(rng))[0]
+
+
+def _thin_y(make: Callable[[int, np.random.Generator], np.ndarray]):
+    """The paper's alt_ variants: y replaced by N(0, 0.5^2), the direction PRR compresses."""
+
+    def generate(n: int, rng: np.random.Generator) -> np.ndarray:
+        x = make(n, rng)
+        x[:, 1] = rng.normal(0.0, 0.5, n)
+        return x
+
+    return generate
+
+
+_TOYS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
+    "circles": _circles, "sine": _sine, "moons": _moons,
+    "s_curve": _s_curve, "swirl": _swirl,
+    "alt_s_curve": _thin_y(_s_curve), "alt_swirl": _thin_y(_swirl),
+}
+
+
+def _sk_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def random_orthonormal(dim_out: int, dim_in: int, seed: int) -> np.ndarray:
+    """A (dim_out, dim_in) matrix with orthonormal columns, Haar-distributed, from a seed."""
+    if dim_out < dim_in:
+        raise ValueError(f"embedding dimension {dim_out} is smaller than the data's {dim_in}")
+    gaussian = np.random.default_rng(seed).standard_normal((dim_out, dim_in))
+    q, r = np.linalg.qr(gaussian)
+    return q * np.sign(np.diag(r))  # sign fix makes the distribution Haar
+
+
+def make_toy(
+    kind: str, n_train: int, n_test: int, seed: int, embed_dim: int | None = None
+) -> Dataset:
+    """A z-scored toy set; optionally embedded in ``embed_dim`` dimensions (flat embedding)."""
+    if kind not in _TOYS:
+        raise ValueError(f"unknown toy dataset '{kind}'; known: {', '.join(_TOYS)}")
+    rng = np.random.default_rng(seed)
+    x = _TOYS[kind](n_train + n_test, rng)
+    train, test = x[:n_train], x[n_train:]
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    train, test = (train - mean) / std, (test - mean) / std
+    params = {"kind": kind, "n_train": n_train, "n_test": n_test, "seed": seed,
+              "zscore_mean": mean.tolist(), "zscore_std": std.tolist(), "embed_dim": embed_dim}
+    if embed_dim:
+        q = random_orthonormal(embed_dim, x.shape[1], seed + 1)
+        train, test = train @ q.T, test @ q.T
+        params["embedding"] = q.tolist()
+    return Dataset(kind, train, test, params)
+
+
+def make_digits(test_fraction: float, seed: int) -> Dataset:
+    """sklearn's 8x8 digits (1797 images, values 0..16) scaled to [-1, 1], seeded split."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = digits.data.astype(np.float64) / 8.0 - 1.0
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = int(round(test_fraction * len(x)))
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    params = {"kind": "digits", "test_fraction": test_fraction, "seed": seed,
+              "scaling": "x / 8 - 1 (0..16 -> -1..1)"}
+    return Dataset("digits", x[train_idx], x[test_idx], params,
+                   digits.target[train_idx], digits.target[test_idx], (8, 8))
+
+
+def check_finite_and_varying(dataset: Dataset) -> None:
+    """Reject data that would make the PCA or z-scoring meaningless, with a one-line reason."""
+    for split, x in (("train", dataset.train), ("test", dataset.test)):
+        if x.shape[0] == 0:
+            raise ValueError(f"dataset '{dataset.name}': the {split} split is empty")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            cols = sorted(set(np.nonzero(bad)[1].tolist()))[:5]
+            raise ValueError(f"dataset '{dataset.name}': non-finite values in {split} columns {cols}")

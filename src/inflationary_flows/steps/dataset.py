@@ -1,0 +1,40 @@
+"""Step ``dataset``: write one dataset's train/test split to HDF5 (kind ``dataset``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..datasets import TOY_DIMS, Dataset, check_finite_and_varying, make_digits, make_toy
+from ..io import write_h5
+from ..provenance import provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="dataset name (file stem)")
+    parser.add_argument("--kind", required=True, choices=[*TOY_DIMS, "digits"])
+    parser.add_argument("--n-train", type=int, default=20000, help="toys: training points")
+    parser.add_argument("--n-test", type=int, default=10000, help="toys: held-out points")
+    parser.add_argument("--embed-dim", type=int, default=0,
+                        help="toys: embed in this many dims by a random orthonormal map (0: no)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="digits: test share")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--output", required=True)
+
+
+def build(args: argparse.Namespace) -> Dataset:
+    if args.kind == "digits":
+        return make_digits(args.test_fraction, args.seed)
+    return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None)
+
+
+def run(args: argparse.Namespace) -> None:
+    data = build(args)
+    data.name = args.name
+    check_finite_and_varying(data)
+    arrays = {"train/x": data.train, "test/x": data.test}
+    if data.train_labels is not None:
+        arrays |= {"train/label": data.train_labels, "test/label": data.test_labels}
+    attrs = {"name": data.name, "dim": data.dim, "params": data.params,
+             "image_shape": list(data.image_shape) if data.image_shape else None}
+    write_h5(args.output, "dataset", arrays, attrs, provenance("dataset", vars(args)))
+    print(f"{data.name}: train {data.train.shape}, test {data.test.shape} -> {args.output}")

@@ -1,0 +1,75 @@
+"""Bad configs are rejected before any job runs, with one line naming the key."""
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO, snakemake
+
+from inflationary_flows.config import ConfigError, load_schema, validate_config
+
+SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def _with(path: str, value):
+    config = copy.deepcopy(DEFAULT)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return config
+
+
+def test_default_config_is_valid_and_schema_documents_every_key():
+    validate_config(copy.deepcopy(DEFAULT), SCHEMA)
+
+    def walk(schema, where):
+        for key, sub in schema.get("properties", {}).items():
+            assert "description" in sub, f"{where}{key} lacks a description"
+            assert "default" in sub, f"{where}{key} lacks a default"
+            walk(sub, f"{where}{key}.")
+
+    walk(SCHEMA, "")
+
+
+def test_defaults_are_filled_in():
+    config = validate_config({}, SCHEMA)
+    assert config["data"]["n_train"] == 20000 and config["pca"]["batch_size"] == 4096
+
+
+BAD = [
+    ("seed", "abc", "'seed'.*not of type 'integer'"),
+    ("data.n_train", -5, "'data.n_train'.*minimum of 2"),
+    ("data.n_test", 1.5, "'data.n_test'.*not of type 'integer'"),
+    ("data.toys", ["circles", "circle"], "'data.toys.1'.*'circle' is not one of"),
+    ("data.digits_test_fraction", 1.0, "'data.digits_test_fraction'"),
+    ("data.digits", "yes", "'data.digits'.*boolean"),
+    ("data.bogus", 1, "'data.bogus'.*allowed keys here: toys"),
+    ("pca.batch_size", 0, "'pca.batch_size'.*minimum of 1"),
+    ("data.embedded", {"e": {"base": "moons"}}, "'data.embedded.e.dim'"),
+    ("data.embedded", {"e": {"base": "s_curve", "dim": 2}}, "'data.embedded.e.dim'.*>= 3"),
+    ("data.embedded", {"moons": {"base": "circles", "dim": 4}}, "'data.embedded.moons'.*clash"),
+    ("data.embedded", {"9x": {"base": "circles", "dim": 4}}, "'data.embedded'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_values_are_rejected_naming_the_key(key, value, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        validate_config(_with(key, value), SCHEMA)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [({"seed": "x"}, "seed"), ({"unknown": 1}, "unknown"), ({"data": {"n_test": 0}}, "data.n_test")],
+)
+def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
+    proc = snakemake(tmp_path, "--dry-run", config=config, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert f"config key '{key}'" in out
+    assert not (tmp_path / "results").exists()

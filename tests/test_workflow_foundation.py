@@ -1,0 +1,82 @@
+"""The workflow itself: lint, dry run of the default target, a real tiny run, code tracking."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, job_counts, snakemake
+
+from inflationary_flows.codedeps import source_closure
+from inflationary_flows.io import read_csv, read_h5
+
+pytestmark = pytest.mark.workflow
+
+
+def test_lint_is_clean(tmp_path):
+    proc = snakemake(tmp_path, "--lint")
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_default_target_dry_run(tmp_path):
+    proc = snakemake(tmp_path, "--dry-run")
+    out = proc.stdout
+    assert "participation_ratio_table" in out and "dataset" in out
+
+
+def test_cli_lists_every_step():
+    out = subprocess.run([sys.executable, "-m", "inflationary_flows", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    from inflationary_flows.cli import STEPS
+
+    for step in STEPS:
+        assert step in out
+
+
+def test_tiny_run_outputs(tiny_run):
+    data, attrs = read_h5(tiny_run / "results/data/circles.h5", "dataset",
+                          required=["train/x", "test/x"])
+    assert data["train/x"].shape == (600, 2) and data["test/x"].shape == (300, 2)
+    np.testing.assert_allclose(data["train/x"].mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(data["train/x"].std(0), 1, atol=1e-12)
+    assert attrs["params"]["seed"] == 7 and attrs["provenance"]["step"] == "dataset"
+
+    emb, _ = read_h5(tiny_run / "results/data/circles_5d.h5", "dataset")
+    assert emb["train/x"].shape == (600, 5)
+
+    for name, dim in [("circles", 2), ("s_curve", 3), ("circles_5d", 5), ("digits", 64)]:
+        pca, pattrs = read_h5(tiny_run / f"results/pca/{name}.h5", "pca",
+                              required=["mean", "eigenvalues", "eigenvectors"])
+        x, _ = read_h5(tiny_run / f"results/data/{name}.h5", "dataset")
+        w, lam = pca["eigenvectors"], pca["eigenvalues"]
+        np.testing.assert_allclose((w * lam) @ w.T, np.cov(x["train/x"], rowvar=False),
+                                   atol=1e-10)
+        assert w.shape == (dim, dim) and pattrs["dim"] == dim
+
+    rows = {r["dataset"]: r for r in read_csv(tiny_run / "results/tables/participation_ratio.csv")}
+    assert set(rows) == {"circles", "s_curve", "circles_5d", "digits"}
+    # an orthonormal embedding keeps the spectrum, hence the PR, up to float round-off
+    assert float(rows["circles_5d"]["participation_ratio"]) == pytest.approx(
+        float(rows["circles"]["participation_ratio"]), abs=1e-6)
+    assert int(rows["digits"]["D"]) == 64
+    assert 1 < float(rows["digits"]["participation_ratio"]) < 64
+
+
+def test_editing_a_module_reruns_exactly_its_rules(tmp_path):
+    assert str(REPO / "src/inflationary_flows/pca.py") in source_closure("steps.pca")
+    assert str(REPO / "src/inflationary_flows/pca.py") not in source_closure("steps.dataset")
+    # Work on a copy of the repository so that the edit below cannot touch the real source.
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for part in ("Snakefile", "config.yaml", "workflow", "src", "envs"):
+        (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, copy / part)
+    work = tmp_path / "work"
+    config = {"data": {"toys": ["circles"], "digits": False, "n_train": 50, "n_test": 10}}
+    snakemake(work, config=config, snakefile=copy / "Snakefile")
+    proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    with open(copy / "src/inflationary_flows/pca.py", "a") as module:
+        module.write("# an edit\n")
+    proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
+    assert job_counts(proc) == {"pca": 1, "participation_ratio_table": 1, "all": 1}

@@ -1,0 +1,16 @@
+rule dataset:
+    """Generate one dataset (toy or digits) with a seeded train/test split."""
+    input:
+        code=code("dataset"),
+    output:
+        "results/data/{dataset}.h5",
+    log:
+        "logs/dataset/{dataset}.log",
+    conda:
+        env("data")
+    params:
+        args=dataset_args,
+        seed=config["seed"],
+    shell:
+        "python -m inflationary_flows dataset --name {wildcards.dataset} {params.args} --seed {params.seed} "
+        "--output {output} > {log} 2>&1"
