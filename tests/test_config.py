@@ -65,7 +65,8 @@ def test_bad_values_are_rejected_naming_the_key(key, value, message):
 @pytest.mark.workflow
 @pytest.mark.parametrize(
     ("config", "key"),
-    [({"seed": "x"}, "seed"), ({"unknown": 1}, "unknown"), ({"data": {"n_test": 0}}, "data.n_test")],
+    [({"seed": "x"}, "seed"), ({"unknown": 1}, "unknown"),
+     ({"data": {"n_test": 0}}, "data.n_test")],
 )
 def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
     proc = snakemake(tmp_path, "--dry-run", config=config, check=False)

@@ -139,4 +139,6 @@ def check_finite_and_varying(dataset: Dataset) -> None:
         bad = ~np.isfinite(x)
         if bad.any():
             cols = sorted(set(np.nonzero(bad)[1].tolist()))[:5]
-            raise ValueError(f"dataset '{dataset.name}': non-finite values in {split} columns {cols}")
+            raise ValueError(
+                f"dataset '{dataset.name}': non-finite values in {split} columns {cols}"
+            )
