@@ -16,13 +16,18 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "none",
+    schedule="|".join(SCHEDULES) or "none",
+    model="|".join(TOY_MODELS) or "none",
+    figure="|".join(FIGURES) or "none",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
+include: "workflow/rules/toys.smk"
 
 
 rule all:
     default_target: True
     input:
         "results/tables/participation_ratio.csv",
+        toy_targets(),

@@ -17,6 +17,11 @@ STEPS: dict[str, tuple[str, str]] = {
     "dataset": ("dataset", "generate a toy set or load digits; write train/test HDF5"),
     "pca": ("pca", "covariance eigendecomposition (float64) and participation ratio"),
     "pr-table": ("pr_table", "collect participation ratios of several datasets into a CSV"),
+    "train": ("train", "train a preconditioned denoiser (checkpoints, EMA, diagnostics)"),
+    "flow": ("flow", "inflate held-out data, round trip, generate; record trajectories"),
+    "metrics": ("metrics", "round-trip error, latent calibration, sample quality (JSON)"),
+    "figure": ("figure", "toy flow figure (paper Fig. 2 / Fig. 3) as a vector PDF"),
+    "animate": ("animate", "GIF animations of a toy flow"),
 }
 
 

@@ -79,6 +79,10 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[s
     return config
 
 
+# log of float32's largest value: exp(rho g T) must stay below it
+_FLOAT32_LOG_MAX = 88.72
+
+
 def _check_cross_keys(config: dict[str, Any]) -> None:
     from .datasets import TOY_DIMS
 
@@ -92,6 +96,72 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
                 f"config key 'data.embedded.{name}.dim': {spec['dim']} is smaller than the "
                 f"dimension {base_dim} of '{spec['base']}' (allowed: >= {base_dim})"
             )
+    for name, spec in config["schedules"].items():
+        _check_schedule(f"schedules.{name}", spec)
+    _check_toys(config)
+
+
+def _check_schedule(key: str, spec: dict[str, Any]) -> None:
+    g_max = 2.0 if spec["kind"] == "prr" else 1.0
+    horizon = _FLOAT32_LOG_MAX / (spec["rho"] * g_max)
+    if spec["t_max"] >= horizon:
+        raise ConfigError(f"config key '{key}.t_max': {spec['t_max']} overflows float32 in "
+                          f"exp(rho g_max T) (allowed: < {horizon:.3g} for rho = {spec['rho']})")
+    if spec["t_min"] >= spec["t_max"]:
+        raise ConfigError(f"config key '{key}.t_min': {spec['t_min']} is not below t_max "
+                          f"{spec['t_max']}")
+    if spec["form"] == "main" and spec["t_min"] <= 0:
+        raise ConfigError(f"config key '{key}.t_min': the main-text form has C(0) = 0, where the "
+                          "score is singular (allowed: > 0, e.g. 1e-3)")
+    if spec["form"] == "main" and spec["kind"] == "prr" and spec["g_mode"] == "constant_gap" \
+            and spec["inflation_gap"] > 2:
+        raise ConfigError(f"config key '{key}.inflation_gap': {spec['inflation_gap']} makes "
+                          "compressed rates negative in the main-text form (allowed: <= 2)")
+
+
+def _check_toys(config: dict[str, Any]) -> None:
+    toys, schedules = config["toys"], config["schedules"]
+    known = dataset_names(config)
+    for sched, datasets in toys["models"].items():
+        if sched not in schedules:
+            raise ConfigError(f"config key 'toys.models.{sched}': unknown schedule (allowed: "
+                              f"{', '.join(schedules)})")
+        for name in datasets:
+            if name not in known or name == "digits":
+                raise ConfigError(f"config key 'toys.models.{sched}': dataset '{name}' is not a "
+                                  f"toy set of data.toys or data.embedded (allowed: "
+                                  f"{', '.join(n for n in known if n != 'digits')})")
+            _check_keep(f"schedules.{sched}.dims_to_keep", schedules[sched],
+                        dataset_dim(config, name), name)
+    for fig, sched in toys["figures"].items():
+        if sched not in toys["models"]:
+            raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
+                              f"(allowed: {', '.join(toys['models'])})")
+    models = set(toy_models(config))
+    for name in toys["animations"]:
+        if name not in models:
+            raise ConfigError(f"config key 'toys.animations': '{name}' is not a model "
+                              f"(allowed: {', '.join(sorted(models))})")
+    if config["data"]["n_test"] < 2 * toys["n_eval"]:
+        raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
+                          f"{2 * toys['n_eval']} (held-out reference plus noise floor)")
+
+
+def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
+    if spec["kind"] != "prr":
+        return
+    keep = spec["dims_to_keep"] + dim if spec["dims_to_keep"] < 0 else spec["dims_to_keep"]
+    if not 0 < keep < dim:
+        raise ConfigError(f"config key '{key}': {spec['dims_to_keep']} gives d = {keep} for "
+                          f"'{dataset}' with D = {dim} (allowed: 0 < d < D)")
+    if spec["form"] == "main" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
+        raise ConfigError(f"config key '{key}': 'orig' rates for d = {keep}, D = {dim} are "
+                          "negative in the main-text form (allowed: d <= D/2)")
+
+
+def toy_models(config: Mapping[str, Any]) -> list[str]:
+    """Every toy model as '<dataset>_<schedule>'."""
+    return [f"{d}_{s}" for s, datasets in config["toys"]["models"].items() for d in datasets]
 
 
 def dataset_names(config: Mapping[str, Any]) -> list[str]:

@@ -18,6 +18,21 @@ from torch import Tensor, nn
 from .schedules import Schedule
 
 
+def point_logits(u: Tensor, C: Tensor, points: Tensor) -> Tensor:
+    """log N(u; m_n, diag C) over points m_n (N, D), up to a per-row constant: (B, N).
+
+    -1/2 |u - m|^2_C = (u/C).m - 1/2 (1/C).m^2 + const(u): two matrix products, and no
+    cancellation of the large |u|^2 term far from the data.
+    """
+    return (u / C) @ points.T - 0.5 * (1.0 / C) @ (points * points).T
+
+
+def empirical_posterior_mean(u: Tensor, C: Tensor, points: Tensor) -> Tensor:
+    """E[u_0 | u_t = u] for u_0 uniform on ``points``: the exact denoiser of an empirical
+    distribution (softmax over points, so no weight is clipped)."""
+    return torch.softmax(point_logits(u, C, points), dim=-1) @ points
+
+
 class Denoiser(nn.Module):
     """Base class. Subclasses implement ``forward(u, t)``; ``t`` is a tensor of shape (B,)."""
 
@@ -94,9 +109,7 @@ class MixtureDenoiser(Denoiser):
         """Logits (B, K) up to a per-row constant, and posterior means (B, K, D) or (K, D)."""
         m, logw = self.means[sl], self.log_weights[sl]
         if self.variances is None:
-            # -1/2 |u - m|^2_C = (u/C).m - 1/2 (1/C).m^2 + const(u): two matrix products
-            logits = (u / C) @ m.T - 0.5 * (1.0 / C) @ (m * m).T + logw
-            return logits, m
+            return point_logits(u, C, m) + logw, m
         s = self.variances[sl]
         total = C.unsqueeze(1) + s  # (B, K, D)
         diff = u.unsqueeze(1) - m

@@ -6,10 +6,15 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from inflationary_flows.codedeps import source_closure
+import hashlib
+import json
+import shlex
+
 from inflationary_flows.config import (
     dataset_dim,
     dataset_names,
     load_schema,
+    toy_models,
     validate_config,
 )
 
@@ -18,6 +23,9 @@ validate_config(
 )
 
 DATASETS = dataset_names(config)
+SCHEDULES = list(config["schedules"])
+TOY_MODELS = toy_models(config)
+FIGURES = list(config["toys"]["figures"])
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -43,3 +51,57 @@ def dataset_args(wildcards):
         f"--kind {spec['base']} --embed-dim {spec['dim']} "
         f"--n-train {data['n_train']} --n-test {data['n_test']}"
     )
+
+
+def json_arg(value):
+    """A JSON value quoted for the shell (steps take structured options as JSON)."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def derived_seed(*parts):
+    """A per-job seed derived from the master seed and the job's identity."""
+    text = "/".join([str(config["seed"]), *map(str, parts)])
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def model_spec(schedule, network):
+    """The model spec a training step builds: schedule, backbone, input space."""
+    backbone = {"kind": "mlp", **network}
+    return json_arg(
+        {
+            "schedule": config["schedules"][schedule],
+            "backbone": backbone,
+            "space": "eigen",
+        }
+    )
+
+
+def figure_flows(figure):
+    schedule = config["toys"]["figures"][figure]
+    return [
+        f"results/flows/toys/{d}_{schedule}.h5"
+        for d in config["toys"]["models"][schedule]
+    ]
+
+
+def figure_title(figure):
+    name = config["toys"]["figures"][figure]
+    spec = config["schedules"][name]
+    text = f"{spec['kind'].upper()} ({spec['form']} schedule, T = {spec['t_max']})"
+    if spec["kind"] == "prr":
+        text += f", {spec['g_mode']}" + (
+            f" IG = {spec['inflation_gap']}" if spec["g_mode"] == "constant_gap" else ""
+        )
+    return shlex.quote(text)
+
+
+def toy_targets():
+    """Every output of the toy experiments the config asks for."""
+    targets = expand("results/metrics/toys/{model}.json", model=TOY_MODELS)
+    targets += expand("results/figures/{figure}.pdf", figure=FIGURES)
+    targets += expand(
+        "results/figures/animations/{model}_{direction}.gif",
+        model=config["toys"]["animations"],
+        direction=["inflation", "generation"],
+    )
+    return targets

@@ -1,0 +1,74 @@
+"""A trained denoiser as files: ``model.pt`` (a state_dict) and ``model.json`` (how to build it).
+
+The spec is plain JSON: the schedule (paper-convention parameters), the backbone config and
+the network's input space. Loading rebuilds the modules from the spec and then loads the
+state_dict with ``torch.load(weights_only=True)``: no pickled code is ever executed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from .basis import EigenBasis
+from .flow import InflationaryFlow, SolverConfig
+from .io import atomic_path, read_json, write_json
+from .networks import build_backbone
+from .preconditioning import IFPreconditioner
+from .schedules import Schedule, make_schedule
+
+
+def resolve_dims_to_keep(spec: dict[str, Any], dim: int) -> int | None:
+    """``dims_to_keep`` of a PRR spec; negative values count from D (-1 means D - 1)."""
+    if spec["kind"] != "prr":
+        return None
+    keep = int(spec["dims_to_keep"])
+    return dim + keep if keep < 0 else keep
+
+
+def schedule_from_spec(spec: dict[str, Any], eigenvalues: torch.Tensor) -> Schedule:
+    dim = len(eigenvalues)
+    return make_schedule(
+        spec["kind"], spec["form"], eigenvalues,
+        dims_to_keep=resolve_dims_to_keep(spec, dim), g_mode=spec.get("g_mode", "constant_gap"),
+        inflation_gap=spec.get("inflation_gap", 2.0), rho=spec["rho"],
+        gamma0=spec.get("gamma0", 5e-4), A0=spec.get("A0", 1.0),
+    )
+
+
+def build_model(spec: dict[str, Any], eigenvalues: torch.Tensor, eigenvectors: torch.Tensor,
+                mean: torch.Tensor) -> IFPreconditioner:
+    """The preconditioned denoiser described by ``spec`` for a dataset's PCA."""
+    schedule = schedule_from_spec(spec["schedule"], torch.as_tensor(eigenvalues))
+    basis = EigenBasis(torch.as_tensor(eigenvectors), torch.as_tensor(mean))
+    backbone = build_backbone(spec["backbone"])
+    return IFPreconditioner(backbone, schedule, basis, spec.get("space", "eigen"))
+
+
+def save_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
+               model: IFPreconditioner, spec: dict[str, Any], extra: dict[str, Any]) -> None:
+    with atomic_path(weights_path) as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(spec_path, {"kind": "model", "spec": spec, **extra})
+
+
+def load_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
+               device: str | torch.device = "cpu") -> tuple[IFPreconditioner, dict[str, Any]]:
+    meta = read_json(spec_path, "model")
+    state = torch.load(weights_path, map_location=device, weights_only=True)
+    dim = state["basis.eigenvectors"].shape[0]
+    placeholder = torch.ones(dim, dtype=torch.float64)
+    model = build_model(meta["spec"], placeholder, torch.eye(dim, dtype=torch.float64),
+                        torch.zeros(dim, dtype=torch.float64))
+    model.load_state_dict(state)
+    return model.to(device).eval(), meta
+
+
+def flow_for(model: IFPreconditioner, spec: dict[str, Any],
+             solver: dict[str, Any]) -> InflationaryFlow:
+    """The flow of a trained denoiser over the schedule's time span, with a solver setting."""
+    sched = spec["schedule"]
+    config = SolverConfig(t_min=sched["t_min"], t_max=sched["t_max"], **solver)
+    return InflationaryFlow(model, model.basis, config)

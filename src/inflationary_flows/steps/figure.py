@@ -1,0 +1,27 @@
+"""Step ``figure``: the paper's toy flow figures (Fig. 2: PRP, Fig. 3: PRR) from flow files."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..figures import panels_from_flow, toy_flow_figure
+from ..io import read_h5
+from ..provenance import provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flows", nargs="+", required=True, help="flow HDF5 files, one per row")
+    parser.add_argument("--labels", nargs="+", required=True, help="row labels")
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--snapshots", type=int, default=5)
+    parser.add_argument("--output", required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    if len(args.flows) != len(args.labels):
+        raise ValueError(f"{len(args.flows)} flows but {len(args.labels)} labels")
+    rows = [panels_from_flow(label, read_h5(path, "flow")[0])
+            for path, label in zip(args.flows, args.labels, strict=True)]
+    meta = provenance("figure", {k: v for k, v in vars(args).items() if k != "output"})
+    toy_flow_figure(rows, args.output, args.title, args.snapshots, meta)
+    print(f"{len(rows)} rows -> {args.output}")

@@ -1,0 +1,55 @@
+"""Step ``metrics``: round-trip error, latent calibration and sample quality of one model."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ..io import read_h5, write_json
+from ..metrics import generation_quality, latent_calibration, roundtrip_error
+from ..provenance import provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flow", required=True, help="flow HDF5 from the flow step")
+    parser.add_argument("--data", required=True, help="dataset HDF5 (test split: reference "
+                        "and an independent noise-floor sample)")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--output", required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    flow, attrs = read_h5(args.flow, "flow", required=[
+        "inflation/x", "inflation/z", "roundtrip/x_back", "generation/x", "latent_variance"])
+    data, _ = read_h5(args.data, "dataset", required=["test/x"])
+    t = {k: torch.as_tensor(v) for k, v in flow.items()}
+    x, n = t["inflation/x"], t["inflation/x"].shape[0]
+    test = torch.as_tensor(data["test/x"])
+    if test.shape[0] < 2 * n:
+        raise ValueError(f"{args.data}: the noise floor needs {2 * n} test points, "
+                         f"found {test.shape[0]}")
+    var = t["latent_variance"]
+    keep = int(attrs["dims_to_keep"])
+    z = t["inflation/z"]
+    result = {
+        "kind": "toy_metrics", "model": args.name,
+        "schedule": attrs["schedule"], "dims_to_keep": keep, "nfe": attrs["nfe"],
+        "roundtrip_relative_mse": roundtrip_error(x, t["roundtrip/x_back"]),
+        "latent_calibration": latent_calibration(z, var),
+        "generation": generation_quality(t["generation/x"], test[:n], test[n:2 * n]),
+    }
+    if keep < x.shape[1]:
+        measured = z[:, keep:].var(0)
+        result["compressed"] = {
+            "latent_variance_measured": measured.tolist(),
+            "latent_variance_schedule": var[keep:].tolist(),
+            "relative_error": ((measured / var[keep:]) - 1).abs().max().item(),
+        }
+        result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep])
+    result["provenance"] = provenance("metrics", {k: v for k, v in vars(args).items()
+                                                  if k != "output"})
+    write_json(args.output, result)
+    cal = result["latent_calibration"]
+    print(f"{args.name}: round trip {result['roundtrip_relative_mse']:.2e}, calibration max "
+          f"error {cal['max_abs_error']:.3f}, ED ratio {result['generation']['ratio']:.2f}")
