@@ -30,14 +30,15 @@ def snakemake(workdir: Path, *args: str, config: dict | Path | None = None,
     """Run the repository's Snakefile for real in ``workdir``; return the finished process."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
-           "--directory", str(workdir), "--cores", "2"]
+           "--directory", str(workdir), "--cores", "2", *args]
     if config is not None:
         if isinstance(config, dict):
             path = workdir / "test_config.yaml"
             path.write_text(yaml.safe_dump(config))
             config = path
         cmd += ["--configfile", str(config)]
-    proc = subprocess.run(cmd + list(args), cwd=workdir, capture_output=True, text=True)
+    # --configfile takes several values: it goes last so that targets are not read as files
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

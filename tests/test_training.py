@@ -1,12 +1,19 @@
 """Training: it learns beyond the Gaussian denoiser, and resumes bitwise from checkpoints."""
 
+import pytest
 import torch
 
 from inflationary_flows.basis import EigenBasis
 from inflationary_flows.networks import ResidualMLP
 from inflationary_flows.preconditioning import IFPreconditioner
 from inflationary_flows.schedules import make_schedule
-from inflationary_flows.training import TrainConfig, Trainer, learning_rate, loss_by_time_band
+from inflationary_flows.training import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    learning_rate,
+    loss_by_time_band,
+)
 
 
 def four_clusters(n=4000, seed=0):
@@ -70,3 +77,27 @@ def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path):
     for a, b in zip(straight.ema.state_dict().values(), resumed.ema.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
+
+
+class CorruptedAtStep(Trainer):
+    """A trainer whose network turns to NaN at a given step, as after a bad update."""
+
+    corrupt_at = 20
+
+    def train_step(self):
+        if self.step == self.corrupt_at:
+            with torch.no_grad():
+                self.model.backbone.out.bias.fill_(float("nan"))
+        return super().train_step()
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    x = four_clusters(500)
+    cfg = TrainConfig(steps=60, batch_size=64, checkpoint_every=10, t_max=15.0, warmup_steps=1)
+    trainer = CorruptedAtStep(make_model(x), make_model(x).basis.to_eigen(x), cfg, tmp_path)
+    with pytest.raises(TrainingDiverged, match="loss became nan between steps 21 and 30"):
+        trainer.fit()
+    kept = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert kept["step"] == 20
+    assert all(torch.isfinite(v).all() for v in kept["model"].values()
+               if v.is_floating_point())

@@ -1,7 +1,6 @@
 """The toy chain of the tiny config, run for real: trajectories, metrics, figures, report."""
 
 import json
-import re
 
 import numpy as np
 import pytest
@@ -14,12 +13,18 @@ MODELS = ["circles_prp", "s_curve_prp", "circles_prr", "s_curve_prr"]
 
 
 def pdf_keywords(path):
-    """The provenance our figures store in the PDF's Keywords entry."""
+    """The provenance our figures store in the PDF's Keywords entry (a PDF literal string:
+    parentheses and backslashes are escaped with a backslash)."""
     raw = path.read_bytes()
     assert raw.startswith(b"%PDF")
-    match = re.search(rb"/Keywords \((.*?)\) */", raw, re.S)
-    text = match.group(1).replace(b"\\(", b"(").replace(b"\\)", b")").replace(b"\\\\", b"\\")
-    return json.loads(text.decode())
+    i = raw.index(b"/Keywords (") + len(b"/Keywords (")
+    out = bytearray()
+    while raw[i:i + 1] != b")":
+        if raw[i:i + 1] == b"\\":
+            i += 1
+        out += raw[i:i + 1]
+        i += 1
+    return json.loads(out.decode())
 
 
 def test_models_and_flows(tiny_run):

@@ -137,6 +137,8 @@ def _check_toys(config: dict[str, Any]) -> None:
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
                               f"(allowed: {', '.join(toys['models'])})")
+    # Config files merge into the defaults, so an empty model list is how a user switches a
+    # schedule (and its figure) off.
     models = set(toy_models(config))
     for name in toys["animations"]:
         if name not in models:
@@ -157,6 +159,12 @@ def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
     if spec["form"] == "main" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
         raise ConfigError(f"config key '{key}': 'orig' rates for d = {keep}, D = {dim} are "
                           "negative in the main-text form (allowed: d <= D/2)")
+
+
+def toy_figures(config: Mapping[str, Any]) -> list[str]:
+    """Figures whose schedule has at least one model."""
+    toys = config["toys"]
+    return [fig for fig, sched in toys["figures"].items() if toys["models"].get(sched)]
 
 
 def toy_models(config: Mapping[str, Any]) -> list[str]:

@@ -131,14 +131,19 @@ def make_digits(test_fraction: float, seed: int) -> Dataset:
                    digits.target[train_idx], digits.target[test_idx], (8, 8))
 
 
-def check_finite_and_varying(dataset: Dataset) -> None:
-    """Reject data that would make the PCA or z-scoring meaningless, with a one-line reason."""
+def nonfinite_columns(x: np.ndarray, limit: int = 5) -> list[int]:
+    """The first ``limit`` columns holding NaN or infinity (empty if all finite)."""
+    return sorted(set(np.nonzero(~np.isfinite(x))[1].tolist()))[:limit]
+
+
+def check_usable(dataset: Dataset) -> None:
+    """Reject empty splits and non-finite values with a one-line reason. Constant columns
+    are legitimate (always-black digit pixels); the schedules floor their eigenvalues."""
     for split, x in (("train", dataset.train), ("test", dataset.test)):
         if x.shape[0] == 0:
             raise ValueError(f"dataset '{dataset.name}': the {split} split is empty")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            cols = sorted(set(np.nonzero(bad)[1].tolist()))[:5]
+        cols = nonfinite_columns(x)
+        if cols:
             raise ValueError(
-                f"dataset '{dataset.name}': non-finite values in {split} columns {cols}"
+                f"dataset '{dataset.name}': non-finite values in {split} column(s) {cols}"
             )

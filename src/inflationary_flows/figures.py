@@ -22,10 +22,12 @@ class FlowPanels:
 
     label: str
     times: np.ndarray  # (R,)
+    signal_fraction: np.ndarray  # (R,) lambda_1 / (lambda_1 + C_1(t))
     inflation: np.ndarray  # (R, n, D), scaled states rotated to data orientation
     generation: np.ndarray  # (R, n, D), ordered in time like ``times``
     colour_inflation: np.ndarray  # (n,)
     colour_generation: np.ndarray  # (n,)
+    three_d: bool = False
 
 
 def panels_from_flow(label: str, arrays: dict[str, np.ndarray]) -> FlowPanels:
@@ -34,24 +36,43 @@ def panels_from_flow(label: str, arrays: dict[str, np.ndarray]) -> FlowPanels:
     w = arrays["eigenvectors"]
     up = arrays["trajectories/inflation"] @ w.T
     down = arrays["trajectories/generation"] @ w.T
-    return FlowPanels(label, arrays["trajectories/times"], up, down,
-                      _angle_colour(arrays["trajectories/inflation"][0]),
-                      _angle_colour(arrays["trajectories/generation"][-1]))
+    latent = arrays["trajectories/generation"][-1]
+    compressed = latent.var(0)[-1] < 1e-2 * latent.var(0)[0]
+    # PRR latents are flat: colour by the leading kept coordinate instead of an angle
+    colour_gen = _rank(latent[:, 0]) * 2 * np.pi - np.pi if compressed else _angle(latent)
+    return FlowPanels(label, arrays["trajectories/times"],
+                      arrays["trajectories/signal_fraction"], up, down,
+                      _angle(arrays["trajectories/inflation"][0]), colour_gen,
+                      three_d=up.shape[-1] >= 3)
 
 
-def _angle_colour(states: np.ndarray) -> np.ndarray:
+def _angle(states: np.ndarray) -> np.ndarray:
     """A colour per point from its position on the first two axes (structure stays visible)."""
     return np.arctan2(states[:, 1], states[:, 0])
 
 
-def _snapshot_indices(n_frames: int, n_snapshots: int) -> list[int]:
-    return np.linspace(0, n_frames - 1, n_snapshots).round().astype(int).tolist()
+def _rank(values: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(values)) / max(1, len(values) - 1)
+
+
+def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int]:
+    """First and last frame, and between them the frames closest to signal fractions
+    evenly spaced in (0, 1): where the picture changes, not where it is all data or noise."""
+    inner = np.linspace(1, 0, n_snapshots)[1:-1]
+    picks = [int(np.argmin(np.abs(signal_fraction - s))) for s in inner]
+    return sorted({0, len(signal_fraction) - 1, *picks})
 
 
 def _scatter(ax, points: np.ndarray, colour: np.ndarray) -> None:
-    kw = {"c": colour, "cmap": "twilight", "s": 1.5, "linewidths": 0, "rasterized": False}
+    kw = {"c": colour, "cmap": "twilight", "s": 1.5, "linewidths": 0, "vmin": -np.pi,
+          "vmax": np.pi}
     if points.shape[1] >= 3:
         ax.scatter(points[:, 0], points[:, 1], points[:, 2], **kw)
+        # s_curve and swirl extend along x and z with y as depth: look along y
+        ax.view_init(elev=12, azim=-75)
+        lim = np.abs(points[:, :3]).max()
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
+        ax.set_box_aspect((1, 1, 1))
         ax.set_zticks([])
     else:
         ax.scatter(points[:, 0], points[:, 1], **kw)
@@ -68,8 +89,8 @@ def toy_flow_figure(rows: Sequence[FlowPanels], path: str | os.PathLike, title: 
     fig = plt.figure(figsize=(1.25 * n_cols + 0.6, 1.35 * len(rows) + 0.6))
     grid = fig.add_gridspec(len(rows), n_cols, wspace=0.05, hspace=0.15)
     for r, row in enumerate(rows):
-        idx = _snapshot_indices(len(row.times), n_snapshots)
-        three_d = row.inflation.shape[-1] >= 3
+        idx = _snapshot_indices(row.signal_fraction, n_snapshots)
+        three_d = row.three_d
         panels = [(row.inflation[i], row.colour_inflation, row.times[i]) for i in idx]
         panels += [(row.generation[i], row.colour_generation, row.times[i]) for i in idx[::-1]]
         for c, (points, colour, t) in enumerate(panels):

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .datasets import nonfinite_columns
+
 
 @dataclass(frozen=True)
 class PCA:
@@ -66,6 +68,9 @@ def fit_pca(x: np.ndarray, batch_size: int = 4096) -> PCA:
     Sign convention: the entry of largest magnitude of every eigenvector is positive (the
     first such entry on ties), so reruns and other machines give identical bases.
     """
+    cols = nonfinite_columns(x)
+    if cols:
+        raise ValueError(f"non-finite values in train column(s) {cols}")
     mean, cov = covariance(x, batch_size)
     eigenvalues, eigenvectors = np.linalg.eigh(cov)
     order = np.argsort(eigenvalues)[::-1]

@@ -144,18 +144,22 @@ class Trainer:
         while self.step < self.cfg.steps:
             loss = self.train_step()
             running, count = running + loss, count + 1
-            if self.step % log_every == 0 or self.step == self.cfg.steps:
-                mean = float(running / count)  # one host sync per log interval
+            at_log = self.step % log_every == 0 or self.step == self.cfg.steps
+            at_ckpt = self.step % self.cfg.checkpoint_every == 0
+            if at_log or at_ckpt:
+                mean = float(running / count)  # one host sync per interval, not per step
                 if not math.isfinite(mean):
                     raise TrainingDiverged(
-                        f"loss became {mean} by step {self.step}; the last good checkpoint "
-                        f"(every {self.cfg.checkpoint_every} steps) is kept")
+                        f"loss became {mean} between steps {self.step - count + 1} and "
+                        f"{self.step}; the last good checkpoint is kept, no model is written")
+            if at_log:
                 rate = count * self.cfg.batch_size / (time.perf_counter() - t_start)
                 self.history.append({"step": self.step, "loss": mean, "samples_per_s": rate})
                 bar.set_postfix(loss=f"{mean:.4f}", samples_per_s=f"{rate:.0f}")
+            if at_log or at_ckpt:
                 running, count, t_start = 0.0, 0, time.perf_counter()
             bar.update(1)
-            if self.step % self.cfg.checkpoint_every == 0:
+            if at_ckpt:
                 self.save_checkpoint()
         bar.close()
 

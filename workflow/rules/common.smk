@@ -14,6 +14,7 @@ from inflationary_flows.config import (
     dataset_dim,
     dataset_names,
     load_schema,
+    toy_figures,
     toy_models,
     validate_config,
 )
@@ -25,7 +26,7 @@ validate_config(
 DATASETS = dataset_names(config)
 SCHEDULES = list(config["schedules"])
 TOY_MODELS = toy_models(config)
-FIGURES = list(config["toys"]["figures"])
+FIGURES = toy_figures(config)
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -60,7 +61,7 @@ def json_arg(value):
 
 def derived_seed(*parts):
     """A per-job seed derived from the master seed and the job's identity."""
-    text = "/".join([str(config["seed"]), *map(str, parts)])
+    text = ":".join([str(config["seed"]), *map(str, parts)])
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..datasets import TOY_DIMS, Dataset, check_finite_and_varying, make_digits, make_toy
+from ..datasets import TOY_DIMS, Dataset, check_usable, make_digits, make_toy
 from ..io import write_h5
 from ..provenance import provenance
 
@@ -30,7 +30,7 @@ def build(args: argparse.Namespace) -> Dataset:
 def run(args: argparse.Namespace) -> None:
     data = build(args)
     data.name = args.name
-    check_finite_and_varying(data)
+    check_usable(data)
     arrays = {"train/x": data.train, "test/x": data.test}
     if data.train_labels is not None:
         arrays |= {"train/label": data.train_labels, "test/label": data.test_labels}

@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> None:
         "latent_variance": flow.latent_variance().numpy(),
         "eigenvectors": model.basis.eigenvectors.numpy(),
         "trajectories/times": np.asarray(frames),
+        # share of the top eigen-direction's variance that is still data, per frame
+        "trajectories/signal_fraction": (model.schedule.eigenvalues[0]
+                                         / model.schedule.total_variance(
+                                             torch.tensor(frames))[:, 0]).numpy(),
         "trajectories/inflation": traj_up.states.numpy(),
         "trajectories/generation": traj_down.states.numpy()[::-1].copy(),
     }
