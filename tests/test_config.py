@@ -74,3 +74,33 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
     out = proc.stdout + proc.stderr
     assert f"config key '{key}'" in out
     assert not (tmp_path / "results").exists()
+
+
+def _merge(base, extra):
+    """Snakemake's rule for --configfile: nested mappings update, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    validate_config(_merge(DEFAULT, yaml.safe_load(path.read_text())), SCHEMA)
+
+
+def test_cross_key_rules():
+    cases = [
+        ("schedules", {"x": {"kind": "prr", "form": "reference", "rho": 1.0, "t_max": 50.0}},
+         "'schedules.x.t_max'.*overflows float32"),
+        ("schedules", {"x": {"kind": "prp", "form": "main", "rho": 1.0, "t_max": 5.0}},
+         "'schedules.x.t_min'.*main-text form"),
+        ("toys.models", {"prp": ["digits"]}, "'toys.models.prp'.*dataset 'digits'"),
+        ("toys.models", {"nope": ["circles"]}, "'toys.models.nope'.*unknown schedule"),
+        ("toys.animations", ["circles_nope"], "'toys.animations'.*not a model"),
+        ("toys.n_eval", 6000, "'toys.n_eval'.*data.n_test >= 12000"),
+    ]
+    for key, value, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            validate_config(_with(key, value), SCHEMA)

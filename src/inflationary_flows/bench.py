@@ -85,6 +85,7 @@ def bench_exact_score(n_points: int, dim: int, n_queries: int = 1000, seed: int 
             "max_relative_difference": rel, "gflops_ours": flops / t_ours / 1e9}
 
 
+@torch.no_grad()
 def roundtrip_sweep(flow: InflationaryFlow, x: torch.Tensor, settings: list[dict]) -> list[dict]:
     rows = []
     for s in settings:
@@ -208,22 +209,33 @@ def workflow_times(benchmark_dir: str = "benchmarks") -> dict:
 
 def run_all(output_dir: str | os.PathLike, quick: bool = False, model: dict | None = None,
             ) -> dict:
+    """Run every benchmark, writing each result as soon as it is measured."""
+    import sys
+
     from .io import write_json
 
     torch.set_default_dtype(torch.float64)
     out = Path(output_dir)
-    results = {"machine": machine(), "matmul_peak_gflops_float64": matmul_peak_gflops()}
+    info = machine()
+    results: dict = {"machine": info}
+
+    def record(key: str, value) -> None:
+        results[key] = value
+        write_json(out / f"{key}.json", {"kind": "benchmark", "machine": info, "result": value})
+        print(f"[bench] {key} done", file=sys.stderr, flush=True)
+
+    peak = matmul_peak_gflops()
+    record("matmul_peak_gflops_float64", peak)
     sizes = [(2000, 2), (2000, 3)] + ([] if quick else [(20000, 2), (20000, 3)])
-    results["exact_score"] = [bench_exact_score(n, d) for n, d in sizes]
-    for row in results["exact_score"]:
-        row["fraction_of_matmul_peak"] = row["gflops_ours"] / results["matmul_peak_gflops_float64"]
-    results["solvers_exact"] = bench_solvers_exact(n_queries=200 if quick else 500)
+    rows = []
+    for n, d in sizes:
+        row = bench_exact_score(n, d)
+        row["fraction_of_matmul_peak"] = row["gflops_ours"] / peak
+        rows.append(row)
+    record("exact_score", rows)
+    record("solvers_exact", bench_solvers_exact(n_queries=200 if quick else 500))
     if model:
-        results["solvers_trained"] = bench_solvers_trained(**model)
-    results["training"] = bench_training(steps=5 if quick else 20)
-    results["workflow_seconds_per_rule"] = workflow_times()
-    for key, value in results.items():
-        if key != "machine":
-            write_json(out / f"{key}.json", {"kind": "benchmark", "machine": results["machine"],
-                                             "result": value})
+        record("solvers_trained", bench_solvers_trained(**model))
+    record("training", bench_training(steps=5 if quick else 20))
+    record("workflow_seconds_per_rule", workflow_times())
     return results

@@ -63,7 +63,8 @@ def load_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
     model = build_model(meta["spec"], placeholder, torch.eye(dim, dtype=torch.float64),
                         torch.zeros(dim, dtype=torch.float64))
     model.load_state_dict(state)
-    return model.to(device).eval(), meta
+    # loaded for inference: no autograd graph across thousands of solver steps
+    return model.to(device).eval().requires_grad_(False), meta
 
 
 def flow_for(model: IFPreconditioner, spec: dict[str, Any],

@@ -48,12 +48,15 @@ rule flow_toy:
     params:
         solver=json_arg(config["toys"]["solver"]),
         seed=lambda w: derived_seed("flow", w.dataset, w.schedule),
-        toys=config["toys"],
+        n_eval=config["toys"]["n_eval"],
+        n_generate=config["toys"]["n_generate"],
+        n_trajectories=config["toys"]["n_trajectories"],
+        frames=config["toys"]["frames"],
     shell:
         "python -m inflationary_flows flow --model {input.weights} --model-spec {input.spec} "
-        "--data {input.data} --solver {params.solver} --n-eval {params.toys[n_eval]} "
-        "--n-generate {params.toys[n_generate]} "
-        "--n-trajectories {params.toys[n_trajectories]} --frames {params.toys[frames]} "
+        "--data {input.data} --solver {params.solver} --n-eval {params.n_eval} "
+        "--n-generate {params.n_generate} --n-trajectories {params.n_trajectories} "
+        "--frames {params.frames} "
         "--seed {params.seed} --threads {threads} --output {output} > {log} 2>&1"
 
 
