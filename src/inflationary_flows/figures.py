@@ -57,8 +57,9 @@ def _rank(values: np.ndarray) -> np.ndarray:
 
 def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int]:
     """First and last frame, and between them the frames closest to signal fractions
-    evenly spaced in (0, 1): where the picture changes, not where it is all data or noise."""
-    inner = np.linspace(1, 0, n_snapshots)[1:-1]
+    from 0.95 down to 0.05, geometrically spaced: where the picture changes (for PRR, the
+    collapse onto the kept axes), not where it is all data or all noise."""
+    inner = np.geomspace(0.95, 0.05, n_snapshots - 2) if n_snapshots > 2 else []
     picks = [int(np.argmin(np.abs(signal_fraction - s))) for s in inner]
     return sorted({0, len(signal_fraction) - 1, *picks})
 
