@@ -24,7 +24,6 @@ compressed ones); the reference code's ``g - 1`` and ``IG - 1`` are never used h
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 
 import torch
@@ -251,7 +250,3 @@ def time_grid(t_start: float, t_end: float, steps: int, spacing: str = "uniform"
         raise ValueError(f"unknown grid spacing '{spacing}' (allowed: uniform, power)")
     return t_start + (t_end - t_start) * s
 
-
-def finite_horizon(schedule: Schedule, dtype: torch.dtype = torch.float32) -> float:
-    """Largest T for which exp(rho g_* T) stays finite in ``dtype`` (config validation)."""
-    return math.log(torch.finfo(dtype).max) / (schedule.rho * schedule.g_max)
