@@ -30,3 +30,21 @@ def test_energy_distance_is_zero_for_same_sample_and_grows_with_shift():
 def test_roundtrip_error_is_relative_to_data_variance():
     x = torch.tensor(np.random.default_rng(2).standard_normal((1000, 2)) * 3)
     assert roundtrip_error(x, x + 0.03) == pytest.approx(0.0009 / x.var(0).mean().item())
+
+
+def test_generation_quality_averages_energy_distances_over_halvings():
+    from inflationary_flows.metrics import generation_quality
+
+    g = torch.Generator().manual_seed(3)
+    gen, pool = torch.randn(100, 2, generator=g) + 0.3, torch.randn(200, 2, generator=g)
+    q = generation_quality(gen, pool, splits=3, seed=5)
+    perm_gen = torch.Generator().manual_seed(5)
+    eds, floors = [], []
+    for _ in range(3):
+        perm = torch.randperm(200, generator=perm_gen)
+        a, b = pool[perm[:100]], pool[perm[100:]]
+        eds.append(energy_distance(gen, a))
+        floors.append(energy_distance(b, a))
+    assert q["energy_distance"] == pytest.approx(np.mean(eds), rel=1e-12)
+    assert q["energy_distance_floor"] == pytest.approx(np.mean(floors), rel=1e-12)
+    assert q["ratio"] > 1.5  # a shift of 0.3 is far above the floor at n = 100

@@ -12,35 +12,33 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
 
 
-def _with_defaults(base):
-    """Extend a validator class so that validating also fills in every schema default."""
+def _filling_validator(schema: Mapping[str, Any]):
+    """A draft 2020-12 validator that also fills in every schema default. jsonschema is
+    imported here so that steps needing only the helpers below do not depend on it."""
+    from jsonschema import Draft202012Validator, validators
 
-    def set_defaults(validator, properties, instance, schema):
+    def set_defaults(validator, properties, instance, sub_schema):
         if isinstance(instance, dict):
             for key, sub in properties.items():
                 if "default" in sub and key not in instance:
                     instance[key] = copy.deepcopy(sub["default"])
-        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+        yield from Draft202012Validator.VALIDATORS["properties"](
+            validator, properties, instance, sub_schema)
 
-    return validators.extend(base, {"properties": set_defaults})
-
-
-_FillingValidator = _with_defaults(Draft202012Validator)
+    return validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
-def _key(error: ValidationError) -> str:
+def _key(error) -> str:
     parts = [str(p) for p in error.absolute_path]
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -50,7 +48,7 @@ def _key(error: ValidationError) -> str:
     return ".".join(parts) or "<top level>"
 
 
-def _allowed(error: ValidationError) -> str:
+def _allowed(error) -> str:
     schema = error.schema
     if error.validator == "additionalProperties":
         return "allowed keys here: " + ", ".join(schema.get("properties", {}))
@@ -68,8 +66,9 @@ def _allowed(error: ValidationError) -> str:
 
 def validate_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``config`` against ``schema`` and the cross-key rules; fill defaults in place."""
-    validator = _FillingValidator(schema)
-    error = best_match(validator.iter_errors(config))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_filling_validator(schema).iter_errors(config))
     if error is not None:
         allowed = _allowed(error)
         raise ConfigError(
@@ -152,13 +151,21 @@ def _check_toys(config: dict[str, Any]) -> None:
 def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
     if spec["kind"] != "prr":
         return
-    keep = spec["dims_to_keep"] + dim if spec["dims_to_keep"] < 0 else spec["dims_to_keep"]
+    keep = resolve_dims_to_keep(spec, dim)
     if not 0 < keep < dim:
         raise ConfigError(f"config key '{key}': {spec['dims_to_keep']} gives d = {keep} for "
                           f"'{dataset}' with D = {dim} (allowed: 0 < d < D)")
     if spec["form"] == "main" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
         raise ConfigError(f"config key '{key}': 'orig' rates for d = {keep}, D = {dim} are "
                           "negative in the main-text form (allowed: d <= D/2)")
+
+
+def resolve_dims_to_keep(spec: Mapping[str, Any], dim: int) -> int | None:
+    """``dims_to_keep`` of a PRR schedule spec; negative values count from D (-1: D - 1)."""
+    if spec["kind"] != "prr":
+        return None
+    keep = int(spec["dims_to_keep"])
+    return dim + keep if keep < 0 else keep
 
 
 def toy_figures(config: Mapping[str, Any]) -> list[str]:

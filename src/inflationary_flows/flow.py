@@ -65,10 +65,15 @@ class InflationaryFlow(nn.Module):
         return self.denoiser.schedule
 
     # -- the ODE -------------------------------------------------------------------------
-    def drift(self, t: Tensor, y: Tensor) -> Tensor:
+    def _drift_parts(self, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(linear coefficient, nonlinear term): drift = linear * y + nonlinear."""
         linear, score = self.schedule.drift_coefficients(t)
         A = self.schedule.A(t)
-        return linear * y + score * A * self.denoiser.residual(y / A, t)
+        return linear, score * A * self.denoiser.residual(y / A, t)
+
+    def drift(self, t: Tensor, y: Tensor) -> Tensor:
+        linear, nonlinear = self._drift_parts(t, y)
+        return linear * y + nonlinear
 
     def _solve(self, y0: Tensor, t0: float, t1: float, record: Sequence[float], f=None,
                **overrides) -> Solution:
@@ -99,8 +104,8 @@ class InflationaryFlow(nn.Module):
         """Scaled-eigen latent (B, D) at t_max -> data at t_min."""
         t0, t1 = self.solver.t_max, self.solver.t_min
         sol = self._solve(z, t0, t1, record, **solver)
-        x = self.basis.to_data(sol.y / self.schedule.A(t1))
-        return FlowResult(x, sol.ts, sol.ys, sol.nfe, sol.nfe_per_sample)
+        return FlowResult(self.state_to_data(t1, sol.y), sol.ts, sol.ys, sol.nfe,
+                          sol.nfe_per_sample)
 
     def roundtrip(self, x: Tensor, **solver) -> FlowResult:
         """Inflate, then generate from that exact latent; ``nfe`` is the total of both."""
@@ -121,11 +126,9 @@ class InflationaryFlow(nn.Module):
             dim = self.schedule.dim
             y = state[:, :dim]
             v = None if probes is None else state[:, dim + 1:].unflatten(-1, (probes, dim))
-            linear, score = self.schedule.drift_coefficients(t)
             with torch.enable_grad():
                 y = y.detach().requires_grad_(True)
-                A = self.schedule.A(t)
-                nonlinear = score * A * self.denoiser.residual(y / A, t)
+                linear, nonlinear = self._drift_parts(t, y)
                 div = linear.sum(-1) + self._divergence(nonlinear, y, v)
             out = linear * y.detach() + nonlinear.detach()
             return torch.cat([out, div.detach().unsqueeze(-1),

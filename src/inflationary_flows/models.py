@@ -13,19 +13,12 @@ from typing import Any
 import torch
 
 from .basis import EigenBasis
+from .config import resolve_dims_to_keep
 from .flow import InflationaryFlow, SolverConfig
 from .io import atomic_path, read_json, write_json
 from .networks import build_backbone
 from .preconditioning import IFPreconditioner
 from .schedules import Schedule, make_schedule
-
-
-def resolve_dims_to_keep(spec: dict[str, Any], dim: int) -> int | None:
-    """``dims_to_keep`` of a PRR spec; negative values count from D (-1 means D - 1)."""
-    if spec["kind"] != "prr":
-        return None
-    keep = int(spec["dims_to_keep"])
-    return dim + keep if keep < 0 else keep
 
 
 def schedule_from_spec(spec: dict[str, Any], eigenvalues: torch.Tensor) -> Schedule:

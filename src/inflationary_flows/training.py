@@ -101,16 +101,17 @@ class Trainer:
     def _batch(self) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         cfg, n = self.cfg, self.u.shape[0]
         idx = torch.randint(0, n, (cfg.batch_size,), generator=self.gen, device=self.device)
+        u0 = self.u[idx]
         t = cfg.t_min + (cfg.t_max - cfg.t_min) * torch.rand(
             cfg.batch_size, generator=self.gen, device=self.device, dtype=torch.float64)
-        noise = torch.randn(self.u[idx].shape, generator=self.gen, device=self.device,
+        noise = torch.randn(u0.shape, generator=self.gen, device=self.device,
                             dtype=torch.float64)
         refs = None
         if cfg.reference_size:
             extra = torch.randint(0, n, (cfg.reference_size,), generator=self.gen,
                                   device=self.device)
             refs = self.u[torch.cat([idx, extra])]
-        return self.u[idx], t, noise, refs
+        return u0, t, noise, refs
 
     def train_step(self) -> Tensor:
         u0, t, noise, refs = self._batch()

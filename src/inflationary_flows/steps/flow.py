@@ -12,8 +12,9 @@ import json
 import numpy as np
 import torch
 
+from ..config import resolve_dims_to_keep
 from ..io import read_h5, write_h5
-from ..models import flow_for, load_model, resolve_dims_to_keep
+from ..models import flow_for, load_model
 from ..provenance import provenance
 
 
