@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,8 @@ def _float64():
 
 
 def snakemake(workdir: Path, *args: str, config: dict | Path | None = None,
-              check: bool = True, snakefile: Path = REPO / "Snakefile"
-              ) -> subprocess.CompletedProcess:
+              check: bool = True, snakefile: Path = REPO / "Snakefile",
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile for real in ``workdir``; return the finished process."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
@@ -38,7 +39,8 @@ def snakemake(workdir: Path, *args: str, config: dict | Path | None = None,
             config = path
         cmd += ["--configfile", str(config)]
     # --configfile takes several values: it goes last so that targets are not read as files
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

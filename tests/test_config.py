@@ -52,6 +52,7 @@ BAD = [
     ("data.embedded", {"e": {"base": "s_curve", "dim": 2}}, "'data.embedded.e.dim'.*>= 3"),
     ("data.embedded", {"moons": {"base": "circles", "dim": 4}}, "'data.embedded.moons'.*clash"),
     ("data.embedded", {"9x": {"base": "circles", "dim": 4}}, "'data.embedded'"),
+    ("toys.processes", -1, "'toys.processes'.*minimum of 0"),
 ]
 
 
@@ -100,6 +101,8 @@ def test_cross_key_rules():
         ("toys.models", {"nope": ["circles"]}, "'toys.models.nope'.*unknown schedule"),
         ("toys.animations", ["circles_nope"], "'toys.animations'.*not a model"),
         ("toys.n_eval", 6000, "'toys.n_eval'.*data.n_test >= 12000"),
+        ("toys.processes", 3, "'toys.training.batch_size'.*split over 3 training processes"),
+        ("toys.gpu", 3, "'toys.training.batch_size'.*split over 3 training processes"),
     ]
     for key, value, message in cases:
         with pytest.raises(ConfigError, match=message):

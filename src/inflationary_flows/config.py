@@ -143,6 +143,11 @@ def _check_toys(config: dict[str, Any]) -> None:
         if name not in models:
             raise ConfigError(f"config key 'toys.animations': '{name}' is not a model "
                               f"(allowed: {', '.join(sorted(models))})")
+    procs = training_processes(toys, toys["gpu"])
+    if toys["training"]["batch_size"] % procs:
+        raise ConfigError(f"config key 'toys.training.batch_size': {toys['training']['batch_size']}"
+                          f" does not split over {procs} training processes (allowed: a "
+                          f"multiple of {procs})")
     if config["data"]["n_test"] < 2 * toys["n_eval"]:
         raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")
@@ -166,6 +171,11 @@ def resolve_dims_to_keep(spec: Mapping[str, Any], dim: int) -> int | None:
         return None
     keep = int(spec["dims_to_keep"])
     return dim + keep if keep < 0 else keep
+
+
+def training_processes(section: Mapping[str, Any], gpus: int) -> int:
+    """Training processes of a job: ``processes`` if set, else one per GPU (1 on the CPU)."""
+    return int(section["processes"]) or max(1, int(gpus))
 
 
 def toy_figures(config: Mapping[str, Any]) -> list[str]:

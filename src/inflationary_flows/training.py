@@ -2,6 +2,8 @@
 
 Each step draws fresh data indices, times t ~ U(t_min, t_max) and noise from one seeded
 generator whose state is checkpointed, so an interrupted run resumes to the same weights.
+Under torchrun every process draws the same global batch and trains on its slice of it
+(see :mod:`.distributed`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TextIO
 import torch
 from torch import Tensor
 
+from .distributed import Processes
 from .io import atomic_path
 from .preconditioning import IFPreconditioner
 
@@ -52,14 +55,29 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 class Trainer:
-    """Trains ``model`` on eigen-coordinate data ``u`` (N, D); checkpoints to ``ckpt_dir``."""
+    """Trains ``model`` on eigen-coordinate data ``u`` (N, D); checkpoints to ``ckpt_dir``.
+
+    With ``procs`` of several processes (torchrun), the backbone is wrapped in
+    DistributedDataParallel for the loss only, so ``model`` and its state_dict stay plain;
+    only the main process writes checkpoints.
+    """
 
     def __init__(self, model: IFPreconditioner, u: Tensor, cfg: TrainConfig,
-                 ckpt_dir: str | os.PathLike | None = None, device: str = "cpu") -> None:
+                 ckpt_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 procs: Processes = Processes()) -> None:
         self.cfg = cfg
+        self.procs = procs
+        self.part = procs.batch_slice(cfg.batch_size)
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.ema = copy.deepcopy(model).requires_grad_(False)
+        self.trained = model  # what the loss runs through
+        if procs.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = IFPreconditioner(DistributedDataParallel(model.backbone, ids),
+                                            model.schedule, model.basis, model.space)
         self.u = u.to(self.device, torch.float64)
         self.opt = torch.optim.Adam(self.model.backbone.parameters(), lr=cfg.lr)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
@@ -72,7 +90,7 @@ class Trainer:
         return self.ckpt_dir / "last.pt"
 
     def save_checkpoint(self) -> None:
-        if self.ckpt_dir is None:
+        if self.ckpt_dir is None or not self.procs.is_main:
             return
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
@@ -117,7 +135,8 @@ class Trainer:
         u0, t, noise, refs = self._batch()
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(self.cfg, self.step)
-        F, target = self.model.loss_terms(u0, t, noise, refs)
+        part = self.part
+        F, target = self.trained.loss_terms(u0[part], t[part], noise[part], refs)
         loss = ((F - target) ** 2).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,7 +167,8 @@ class Trainer:
             at_log = self.step % log_every == 0 or self.step == self.cfg.steps
             at_ckpt = self.step % self.cfg.checkpoint_every == 0
             if at_log or at_ckpt:
-                mean = float(running / count)  # one host sync per interval, not per step
+                # one host sync (and one all-reduce) per interval, not per step
+                mean = float(self.procs.mean(running / count))
                 if not math.isfinite(mean):
                     raise TrainingDiverged(
                         f"loss became {mean} between steps {self.step - count + 1} and "

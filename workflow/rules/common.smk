@@ -16,6 +16,7 @@ from inflationary_flows.config import (
     load_schema,
     toy_figures,
     toy_models,
+    training_processes,
     validate_config,
 )
 
@@ -36,6 +37,23 @@ shell.prefix(f"export PYTHONPATH={SRC}" + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
 def code(step_module):
     """Source files a step imports; editing any of them reruns the jobs that use it."""
     return list(source_closure(f"inflationary_flows.steps.{step_module}"))
+
+
+def launcher(section, gpus):
+    """How a training step starts: one Python process, or torchrun with several (DDP)."""
+    procs = training_processes(section, gpus)
+    if procs == 1:
+        return "python -m inflationary_flows"
+    # --standalone: a private rendezvous on a free localhost port, so jobs never collide
+    return f"python -m torch.distributed.run --standalone --nproc-per-node {procs} -m inflationary_flows"
+
+
+def slurm_resources(gpus=0):
+    """sbatch partition and account of a job, from the config's slurm section (if set)."""
+    slurm = config["slurm"]
+    found = {"slurm_partition": (gpus and slurm["gpu_partition"]) or slurm["partition"],
+             "slurm_account": slurm["account"]}
+    return {key: value for key, value in found.items() if value}
 
 
 def env(name):

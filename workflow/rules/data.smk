@@ -6,6 +6,8 @@ rule dataset:
         "results/data/{dataset}.h5",
     log:
         "logs/dataset/{dataset}.log",
+    resources:
+        **slurm_resources(),
     conda:
         env("data")
     params:

@@ -9,6 +9,8 @@ rule pca:
         "logs/pca/{dataset}.log",
     benchmark:
         "benchmarks/pca/{dataset}.tsv"
+    resources:
+        **slurm_resources(),
     conda:
         env("data")
     params:
@@ -31,6 +33,8 @@ rule participation_ratio_table:
         ),
     log:
         "logs/tables/participation_ratio.log",
+    resources:
+        **slurm_resources(),
     conda:
         env("data")
     shell:

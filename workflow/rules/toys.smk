@@ -16,14 +16,17 @@ rule train_toy:
     threads: config["toys"]["threads"]
     resources:
         gpu=config["toys"]["gpu"],
+        **slurm_resources(config["toys"]["gpu"]),
     params:
         spec=lambda w: model_spec(w.schedule, config["toys"]["network"]),
         training=json_arg(config["toys"]["training"]),
         seed=lambda w: derived_seed("train", w.dataset, w.schedule),
         ckpt="results/checkpoints/toys/{dataset}_{schedule}",
-        device="cuda" if config["toys"]["gpu"] else "cpu",
+        # from the gpu resource, so a profile's set-resources decides where training runs
+        launch=lambda w, resources: launcher(config["toys"], resources.gpu),
+        device=lambda w, resources: "cuda" if resources.gpu else "cpu",
     shell:
-        "python -m inflationary_flows train --data {input.data} --pca {input.pca} "
+        "{params.launch} train --data {input.data} --pca {input.pca} "
         "--spec {params.spec} --training {params.training} --seed {params.seed} "
         "--checkpoint-dir {params.ckpt} --threads {threads} --device {params.device} "
         "--output {output.weights} --output-spec {output.spec} > {log} 2>&1"
@@ -42,6 +45,8 @@ rule flow_toy:
         "logs/flow_toy/{dataset}_{schedule}.log",
     benchmark:
         "benchmarks/flow_toy/{dataset}_{schedule}.tsv"
+    resources:
+        **slurm_resources(),
     conda:
         env("torch")
     threads: config["toys"]["threads"]
@@ -70,6 +75,8 @@ rule metrics_toy:
         "results/metrics/toys/{dataset}_{schedule}.json",
     log:
         "logs/metrics_toy/{dataset}_{schedule}.log",
+    resources:
+        **slurm_resources(),
     conda:
         env("torch")
     shell:
@@ -90,6 +97,8 @@ rule toy_figure:
         ),
     log:
         "logs/figure/{figure}.log",
+    resources:
+        **slurm_resources(),
     conda:
         env("torch")
     params:
@@ -121,6 +130,8 @@ rule toy_animation:
         ),
     log:
         "logs/animation/{model}.log",
+    resources:
+        **slurm_resources(),
     conda:
         env("torch")
     shell:

@@ -1,4 +1,8 @@
-"""Step ``train``: fit a preconditioned denoiser to one dataset under one schedule."""
+"""Step ``train``: fit a preconditioned denoiser to one dataset under one schedule.
+
+Runs as one process, or as several under torchrun (data parallel; the workflow launches one
+process per GPU the job holds). Only the main process logs and writes the model.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 import numpy as np
 import torch
 
+from .. import distributed
 from ..io import read_h5
 from ..models import build_model, save_model
 from ..provenance import provenance
@@ -24,30 +29,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--checkpoint-dir", required=True)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (CUDA if present)")
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda, or auto (CUDA if present); under torchrun each "
+                             "process takes the GPU of its LOCAL_RANK")
     parser.add_argument("--output", required=True, help="weights (.pt); spec JSON beside it")
     parser.add_argument("--output-spec", required=True)
 
 
 def run(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
         else args.device
+    procs, where = distributed.start(device)
+    try:
+        train(args, procs, where)
+    finally:
+        distributed.stop()
+
+
+def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.device) -> None:
+    torch.set_num_threads(max(1, args.threads // procs.world_size))
     data, _ = read_h5(args.data, "dataset", required=["train/x", "test/x"])
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     spec = json.loads(args.spec)
     sched = spec["schedule"]
     spec["backbone"] = {**spec["backbone"], "dim": int(pca["mean"].shape[0]),
                         "t_max": sched["t_max"]}
-    torch.manual_seed(args.seed)  # network initialisation
+    torch.manual_seed(args.seed)  # network initialisation, the same in every process
     model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
                       t_max=sched["t_max"])
     u_train = model.basis.to_eigen(torch.as_tensor(data["train/x"], dtype=torch.float64))
-    trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device)
-    print(f"training on {device}: {u_train.shape[0]} points, D = {u_train.shape[1]}, "
-          f"{sum(p.numel() for p in model.backbone.parameters())} parameters", flush=True)
-    trainer.fit(log=sys.stderr)
+    trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs)
+    log = sys.stderr if procs.is_main else None
+    if log:
+        print(f"training on {device} in {procs.world_size} process(es): {u_train.shape[0]} "
+              f"points, D = {u_train.shape[1]}, "
+              f"{sum(p.numel() for p in model.backbone.parameters())} parameters",
+              file=log, flush=True)
+    trainer.fit(log=log)
+    if not procs.is_main:
+        return
     ema = trainer.ema.cpu()
     u_test = ema.basis.to_eigen(torch.as_tensor(data["test/x"], dtype=torch.float64))
     edges = np.linspace(sched["t_min"], sched["t_max"], 7).tolist()
@@ -56,7 +77,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"t in [{row['t_lo']:.2f}, {row['t_hi']:.2f}]: loss / Gaussian-denoiser loss = "
               f"{row['ratio']:.4f}", flush=True)
     extra = {"training": {"config": cfg.__dict__, "history": trainer.history,
-                          "loss_by_time_band": bands, "device": device},
+                          "loss_by_time_band": bands, "device": str(device),
+                          "processes": procs.world_size},
              "provenance": provenance("train", {k: v for k, v in vars(args).items()
                                                 if k not in ("output", "output_spec")})}
     save_model(args.output, args.output_spec, ema, spec, extra)

@@ -1,0 +1,165 @@
+"""Scale-out: the tiny config through a real SLURM cluster, 2-process (DDP) training, conda envs.
+
+Each run is compared with the local run of the same config and seeds (``tiny_run``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO, TINY_CONFIG, job_counts, snakemake
+from slurm_cluster import ClusterUnavailable, LocalSlurm
+
+pytestmark = pytest.mark.workflow
+
+
+# -- comparing two runs ------------------------------------------------------------------
+def h5_arrays(path: Path) -> dict[str, np.ndarray]:
+    found = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def without_provenance(path: Path):
+    if path.suffix == ".json":
+        payload = json.loads(path.read_text())
+        payload.pop("provenance", None)
+        return payload
+    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+
+def assert_same_results(local: Path, other: Path, patterns=("**/*.h5", "**/*.pt",
+                                                            "metrics/**/*.json", "tables/*.csv")):
+    """Every array, weight and metric under results/ is bitwise equal in both runs."""
+    compared = 0
+    for pattern in patterns:
+        for a in sorted((local / "results").glob(pattern)):
+            if "checkpoints" in a.parts:
+                continue
+            b = other / a.relative_to(local)
+            assert b.exists(), f"{b} is missing"
+            if a.suffix == ".h5":
+                x, y = h5_arrays(a), h5_arrays(b)
+                assert x.keys() == y.keys(), a.name
+                for key in x:
+                    assert np.array_equal(x[key], y[key]), f"{a.name}:{key}"
+            elif a.suffix == ".pt":
+                x, y = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+                assert x.keys() == y.keys(), a.name
+                for key in x:
+                    assert torch.equal(x[key], y[key]), f"{a.name}:{key}"
+            else:
+                assert without_provenance(a) == without_provenance(b), a.name
+            compared += 1
+    return compared
+
+
+# -- SLURM ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except ClusterUnavailable as reason:
+        pytest.skip(str(reason))
+    yield cluster
+    cluster.stop()
+
+
+def profile_without_conda(tmp_path: Path) -> Path:
+    """profiles/slurm as shipped, less its conda deployment: no conda channel is reachable
+    here, so the jobs use this test's Python (the rules put src/ on PYTHONPATH either way)."""
+    spec = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert spec.pop("software-deployment-method") == "conda"
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+def test_tiny_config_through_slurm_equals_the_local_run(slurm, tiny_run, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(TINY_CONFIG, work / "tiny.yaml")
+    proc = snakemake(work, "--profile", str(profile_without_conda(tmp_path)),
+                     "--slurm-no-account", "--slurm-status-command", "squeue",
+                     "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5",
+                     config=work / "tiny.yaml")
+    out = proc.stdout + proc.stderr
+    job_ids = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
+    counts = job_counts(proc)
+    submitted = sum(counts.values()) - counts.get("all", 0)
+    assert len(set(job_ids)) == submitted > 20, out[-3000:]
+    # the controller's own record: every one of those jobs was allocated and completed there
+    ctld = slurm.ctld_log.read_text()
+    for job in job_ids:
+        assert f"sched: Allocate JobId={job} " in ctld, f"job {job} never got a node"
+        assert f"_job_complete: JobId={job} WEXITSTATUS 0" in ctld, f"job {job} did not finish"
+    assert assert_same_results(tiny_run, work) >= 20  # 21 for the tiny config
+
+
+# -- data-parallel training ------------------------------------------------------------------
+def test_two_training_processes_match_one(tiny_run, tmp_path):
+    """The rule's torchrun path on the CPU (gloo): 2 processes, same weights as 1 up to float32
+    rounding (the gradient average of two half-batches is the full-batch gradient)."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["toys"]["processes"] = 2
+    model = "results/models/toys/circles_prp"
+    snakemake(tmp_path, f"{model}.pt", config=config)
+    log = (tmp_path / "logs/train_toy/circles_prp.log").read_text()
+    assert "in 2 process(es)" in log
+    spec = json.loads((tmp_path / f"{model}.json").read_text())
+    assert spec["training"]["processes"] == 2
+    one = torch.load(tiny_run / f"{model}.pt", weights_only=True)
+    two = torch.load(tmp_path / f"{model}.pt", weights_only=True)
+    worst = 0.0
+    for key, a in one.items():
+        if a.is_floating_point():
+            scale = a.abs().max().clamp_min(1e-30)
+            worst = max(worst, ((two[key] - a).abs().max() / scale).item())
+        else:
+            assert torch.equal(a, two[key]), key
+    # float32 weights after 40 Adam steps: rounding differences only (measured 6e-7)
+    assert 0 <= worst < 1e-5, worst
+    losses_one = json.loads((tiny_run / f"{model}.json").read_text())["training"]["history"]
+    np.testing.assert_allclose([h["loss"] for h in spec["training"]["history"]],
+                               [h["loss"] for h in losses_one], rtol=1e-5)
+
+
+# -- conda ----------------------------------------------------------------------------------
+CONDA_SHIM = """#!/bin/sh
+# answers what Snakemake asks conda during a dry run; anything else fails loudly
+case "$1 $2" in
+  "--version "*) echo "conda 24.11.0";;
+  "info --json") echo '{{"conda_prefix": "{root}", "root_prefix": "{root}", "envs_dirs": ["{root}/envs"], "pkgs_dirs": ["{root}/pkgs"], "platform": "linux-64", "conda_version": "24.11.0"}}';;
+  "config --get") echo '{{"get": {{"channel_priority": "strict"}}, "rc_path": null}}';;
+  *) echo "conda shim: '$*' needs a real conda" >&2; exit 1;;
+esac
+"""
+
+
+def test_use_conda_dry_run_resolves_every_rules_env(tmp_path):
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "conda").write_text(CONDA_SHIM.format(root=tmp_path / "conda"))
+    (shim / "conda").chmod(0o755)
+    work = tmp_path / "work"
+    env = {"PATH": f"{shim}:{os.environ['PATH']}"}
+    dry = snakemake(work, "--dry-run", "--use-conda", env=env, config=TINY_CONFIG)
+    listed = snakemake(work, "--list-conda-envs", "--use-conda", env=env, config=TINY_CONFIG)
+    # every env file a rule of the tiny run names was read and hashed (missing: an error)
+    used = set(re.findall(r"envs/(\w+)\.yaml\s+\S*\.snakemake/conda/[0-9a-f]+",
+                          listed.stdout + listed.stderr))
+    assert used == {p.stem for p in (REPO / "envs").glob("*.yaml")}
+    assert {"dataset", "pca", "train_toy", "flow_toy", "toy_figure"} <= set(job_counts(dry))
