@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, snakemake
+from image_fixtures import cifar_batches, write_cifar_tarball, write_png_folder
 
 from inflationary_flows.io import read_h5, write_h5
 
@@ -61,19 +62,71 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
         assert torch.equal(a[key], b[key]), key
 
 
-def test_non_finite_data_fail_the_pca_rule_cleanly(tmp_path):
-    config = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
-              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5}}
-    snakemake(tmp_path, "results/data/moons.h5", config=config)
-    path = tmp_path / "results/data/moons.h5"
+NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
+           "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5}}
+
+
+def assert_failed_cleanly(proc, workdir, log, output, message):
+    """The rule failed, its log's last line says why, and nothing is left at the output."""
+    assert proc.returncode != 0
+    last = (workdir / log).read_text().strip().splitlines()[-1]
+    assert "error in step" in last and message in last, last
+    assert not (workdir / output).exists()
+    assert not list((workdir / output).parent.glob(".*tmp*"))
+
+
+def rewrite(path, **changes):
     arrays, attrs = read_h5(path, "dataset")
-    arrays["train/x"][5, 1] = np.nan
+    for key, change in changes.items():
+        change(arrays[key.replace("__", "/")])
     write_h5(path, "dataset", arrays, {k: v for k, v in attrs.items()
                                        if k not in ("format_version", "kind", "provenance")},
              attrs["provenance"])
-    proc = snakemake(tmp_path, "results/pca/moons.h5", config=config, check=False)
-    assert proc.returncode != 0
-    log = (tmp_path / "logs/pca/moons.log").read_text()
-    assert "error in step 'pca'" in log and "non-finite values in train column(s) [1]" in log
-    assert not (tmp_path / "results/pca/moons.h5").exists()
-    assert not list((tmp_path / "results/pca").glob(".*tmp*"))
+
+
+def test_non_finite_data_fail_the_pca_rule_cleanly(tmp_path):
+    snakemake(tmp_path, "results/data/moons.h5", config=NO_TOYS)
+    rewrite(tmp_path / "results/data/moons.h5", train__x=lambda x: x.__setitem__((5, 1), np.nan))
+    proc = snakemake(tmp_path, "results/pca/moons.h5", config=NO_TOYS, check=False)
+    assert_failed_cleanly(proc, tmp_path, "logs/pca/moons.log", "results/pca/moons.h5",
+                          "non-finite values in train column(s) [1]")
+
+
+def test_constant_data_fail_the_pca_rule_cleanly(tmp_path):
+    snakemake(tmp_path, "results/data/moons.h5", config=NO_TOYS)
+    rewrite(tmp_path / "results/data/moons.h5", train__x=lambda x: x.__setitem__(..., 0.25))
+    proc = snakemake(tmp_path, "results/pca/moons.h5", config=NO_TOYS, check=False)
+    assert_failed_cleanly(proc, tmp_path, "logs/pca/moons.log", "results/pca/moons.h5",
+                          "every training column is constant")
+
+
+def image_config(**data):
+    return {"data": {"toys": [], "digits": False, **data},
+            "toys": {"models": {"prp": [], "prr": []}, "animations": []}}
+
+
+def test_truncated_cifar_tarball_fails_the_dataset_rule_cleanly(tmp_path):
+    tarball = write_cifar_tarball(tmp_path / "cifar-10-python.tar.gz", cifar_batches(40))
+    tarball.write_bytes(tarball.read_bytes()[:-2000])
+    config = image_config(cifar10={"tarball": str(tarball), "md5": ""})
+    proc = snakemake(tmp_path / "w", "results/data/cifar10.h5", config=config, check=False)
+    assert_failed_cleanly(proc, tmp_path / "w", "logs/dataset/cifar10.log",
+                          "results/data/cifar10.h5", "it is truncated or corrupt")
+    # with the official checksum (the default), the same file fails before it is unpacked
+    config = image_config(cifar10={"tarball": str(tarball)})
+    proc = snakemake(tmp_path / "w", "results/data/cifar10.h5", config=config, check=False)
+    assert_failed_cleanly(proc, tmp_path / "w", "logs/dataset/cifar10.log",
+                          "results/data/cifar10.h5", "is not c58f30108f718f92721af3b95e74349a")
+
+
+@pytest.mark.parametrize("fault", ["non-image", "empty test split"])
+def test_bad_image_folder_fails_the_dataset_rule_cleanly(tmp_path, fault):
+    folder = tmp_path / "afhq"
+    write_png_folder(folder, per_class=1 if fault == "empty test split" else 2)
+    if fault == "non-image":
+        (folder / "dog" / "README").write_text("not an image")
+    config = image_config(image_folders={"afhq": {"folder": str(folder), "size": 4}})
+    proc = snakemake(tmp_path / "w", "results/data/afhq.h5", config=config, check=False)
+    message = "README: not an image" if fault == "non-image" else "the test split is empty"
+    assert_failed_cleanly(proc, tmp_path / "w", "logs/dataset/afhq.log",
+                          "results/data/afhq.h5", message)

@@ -144,7 +144,8 @@ CONDA_SHIM = """#!/bin/sh
 # answers what Snakemake asks conda during a dry run; anything else fails loudly
 case "$1 $2" in
   "--version "*) echo "conda 24.11.0";;
-  "info --json") echo '{{"conda_prefix": "{root}", "root_prefix": "{root}", "envs_dirs": ["{root}/envs"], "pkgs_dirs": ["{root}/pkgs"], "platform": "linux-64", "conda_version": "24.11.0"}}';;
+  "info --json") echo '{{"conda_prefix": "{root}", "root_prefix": "{root}",'\
+    '"envs_dirs": ["{root}/envs"], "pkgs_dirs": ["{root}/pkgs"], "platform": "linux-64"}}';;
   "config --get") echo '{{"get": {{"channel_priority": "strict"}}, "rc_path": null}}';;
   *) echo "conda shim: '$*' needs a real conda" >&2; exit 1;;
 esac

@@ -138,13 +138,13 @@ def bench_solvers_exact(n_points: int = 2000, n_queries: int = 500, seed: int = 
 
 
 def bench_solvers_trained(weights: str, spec: str, data_path: str, n_queries: int = 500) -> dict:
-    from .io import read_h5
+    from .datasets import read_dataset
     from .models import flow_for, load_model
 
     model, meta = load_model(weights, spec)
     sched = meta["spec"]["schedule"]
     flow = flow_for(model, meta["spec"], {})
-    x = torch.as_tensor(read_h5(data_path, "dataset")[0]["test/x"][:n_queries])
+    x = torch.as_tensor(read_dataset(data_path, ["test"])[0]["test"][:n_queries])
     span = sched["t_max"] - sched["t_min"]
     rows = roundtrip_sweep(flow, x, solver_settings(span))
     return {"score": f"trained ({Path(weights).stem})", "rows": rows,

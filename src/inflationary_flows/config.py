@@ -86,9 +86,13 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
     from .datasets import TOY_DIMS
 
     data = config["data"]
+    builtin = {*TOY_DIMS, "digits", "cifar10"}
+    for section in ("embedded", "image_folders"):
+        for name in data[section]:
+            if name in builtin or (section == "image_folders" and name in data["embedded"]):
+                raise ConfigError(f"config key 'data.{section}.{name}': name clashes with a "
+                                  "dataset")
     for name, spec in data["embedded"].items():
-        if name in TOY_DIMS or name == "digits":
-            raise ConfigError(f"config key 'data.embedded.{name}': name clashes with a dataset")
         base_dim = TOY_DIMS[spec["base"]]
         if spec["dim"] < base_dim:
             raise ConfigError(
@@ -125,11 +129,12 @@ def _check_toys(config: dict[str, Any]) -> None:
         if sched not in schedules:
             raise ConfigError(f"config key 'toys.models.{sched}': unknown schedule (allowed: "
                               f"{', '.join(schedules)})")
+        toys_known = [n for n in known if not is_image_set(config, n)]
         for name in datasets:
-            if name not in known or name == "digits":
+            if name not in toys_known:
                 raise ConfigError(f"config key 'toys.models.{sched}': dataset '{name}' is not a "
                                   f"toy set of data.toys or data.embedded (allowed: "
-                                  f"{', '.join(n for n in known if n != 'digits')})")
+                                  f"{', '.join(toys_known)})")
             _check_keep(f"schedules.{sched}.dims_to_keep", schedules[sched],
                         dataset_dim(config, name), name)
     for fig, sched in toys["figures"].items():
@@ -193,7 +198,13 @@ def dataset_names(config: Mapping[str, Any]) -> list[str]:
     """Every dataset the config asks for, in a stable order."""
     data = config["data"]
     names = list(data["toys"]) + list(data["embedded"])
-    return names + (["digits"] if data["digits"] else [])
+    names += ["digits"] if data["digits"] else []
+    names += ["cifar10"] if data["cifar10"]["tarball"] else []
+    return names + list(data["image_folders"])
+
+
+def is_image_set(config: Mapping[str, Any], name: str) -> bool:
+    return name in ("digits", "cifar10") or name in config["data"]["image_folders"]
 
 
 def dataset_dim(config: Mapping[str, Any], name: str) -> int:
@@ -201,6 +212,10 @@ def dataset_dim(config: Mapping[str, Any], name: str) -> int:
 
     if name == "digits":
         return 64
+    if name == "cifar10":
+        return 3 * 32 * 32
+    if name in config["data"]["image_folders"]:
+        return 3 * config["data"]["image_folders"][name]["size"] ** 2
     if name in config["data"]["embedded"]:
         return int(config["data"]["embedded"][name]["dim"])
     return TOY_DIMS[name]

@@ -15,7 +15,7 @@ TOY_DIMS = {
     "circles": 2, "sine": 2, "moons": 2,
     "s_curve": 3, "swirl": 3, "alt_s_curve": 3, "alt_swirl": 3,
 }
-IMAGE_SETS = ("digits",)
+IMAGE_KINDS = ("digits", "cifar10", "image_folder")
 
 
 @dataclass
@@ -138,7 +138,8 @@ def nonfinite_columns(x: np.ndarray, limit: int = 5) -> list[int]:
 
 def check_usable(dataset: Dataset) -> None:
     """Reject empty splits and non-finite values with a one-line reason. Constant columns
-    are legitimate (always-black digit pixels); the schedules floor their eigenvalues."""
+    are legitimate (always-black digit pixels; the schedules floor their eigenvalues), but
+    data that are constant in every column leave nothing to learn."""
     for split, x in (("train", dataset.train), ("test", dataset.test)):
         if x.shape[0] == 0:
             raise ValueError(f"dataset '{dataset.name}': the {split} split is empty")
@@ -147,3 +148,22 @@ def check_usable(dataset: Dataset) -> None:
             raise ValueError(
                 f"dataset '{dataset.name}': non-finite values in {split} column(s) {cols}"
             )
+    if len(dataset.train) > 1 and not np.ptp(dataset.train, axis=0).any():
+        raise ValueError(f"dataset '{dataset.name}': every training column is constant "
+                         "(zero covariance: nothing to learn)")
+
+
+def decode(x: np.ndarray, encoding: dict | None) -> np.ndarray:
+    """Stored values as float64: uint8 pixels through their encoding, other data unchanged."""
+    if encoding is None:
+        return np.asarray(x, dtype=np.float64)
+    return x.astype(np.float64) * encoding["scale"] + encoding["offset"]
+
+
+def read_dataset(path, splits=("train", "test")) -> tuple[dict[str, np.ndarray], dict]:
+    """The decoded float64 rows of each split of a dataset file (``{split: array}``)."""
+    from .io import read_h5
+
+    arrays, attrs = read_h5(path, "dataset", required=[f"{s}/x" for s in splits])
+    encoding = attrs["params"].get("encoding")
+    return {s: decode(arrays[f"{s}/x"], encoding) for s in splits}, attrs

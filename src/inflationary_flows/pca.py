@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import nonfinite_columns
+from .datasets import decode, nonfinite_columns
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,22 @@ def participation_ratio(eigenvalues: np.ndarray) -> float:
     return float(lam.sum() ** 2 / np.square(lam).sum())
 
 
-def covariance(x: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def covariance(x: np.ndarray, batch_size: int = 4096, encoding: dict | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance of the rows of ``x``, accumulated in float64 by batch.
 
     The second moment is accumulated around a shift (the first batch's mean) so that data
-    far from the origin do not lose precision to cancellation.
+    far from the origin do not lose precision to cancellation. Stored pixels are decoded
+    batch by batch (``encoding``), so images never exist in memory as float64 all at once.
     """
     n, dim = x.shape
     if n < 2:
         raise ValueError(f"need at least 2 samples to estimate a covariance, got {n}")
-    shift = np.asarray(x[: min(n, batch_size)], dtype=np.float64).mean(axis=0)
+    shift = decode(x[: min(n, batch_size)], encoding).mean(axis=0)
     total = np.zeros(dim)
     outer = np.zeros((dim, dim))
     for start in range(0, n, batch_size):
-        batch = np.asarray(x[start : start + batch_size], dtype=np.float64) - shift
+        batch = decode(x[start : start + batch_size], encoding) - shift
         total += batch.sum(axis=0)
         outer += batch.T @ batch
     centred_mean = total / n
@@ -62,7 +64,7 @@ def covariance(x: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.nd
     return centred_mean + shift, (cov + cov.T) / 2
 
 
-def fit_pca(x: np.ndarray, batch_size: int = 4096) -> PCA:
+def fit_pca(x: np.ndarray, batch_size: int = 4096, encoding: dict | None = None) -> PCA:
     """Eigendecomposition of the covariance, descending, with a deterministic sign.
 
     Sign convention: the entry of largest magnitude of every eigenvector is positive (the
@@ -71,7 +73,7 @@ def fit_pca(x: np.ndarray, batch_size: int = 4096) -> PCA:
     cols = nonfinite_columns(x)
     if cols:
         raise ValueError(f"non-finite values in train column(s) {cols}")
-    mean, cov = covariance(x, batch_size)
+    mean, cov = covariance(x, batch_size, encoding)
     eigenvalues, eigenvectors = np.linalg.eigh(cov)
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = np.clip(eigenvalues[order], 0.0, None)  # round-off can give -1e-17

@@ -64,9 +64,9 @@ class Trainer:
 
     def __init__(self, model: IFPreconditioner, u: Tensor, cfg: TrainConfig,
                  ckpt_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 procs: Processes = Processes()) -> None:
+                 procs: Processes | None = None) -> None:
         self.cfg = cfg
-        self.procs = procs
+        self.procs = procs = procs or Processes()
         self.part = procs.batch_slice(cfg.batch_size)
         self.device = torch.device(device)
         self.model = model.to(self.device)

@@ -60,11 +60,30 @@ def env(name):
     return str(Path(workflow.basedir) / "envs" / f"{name}.yaml")
 
 
+def dataset_source(wildcards):
+    """The user's file or folder a dataset is read from (none for generated ones)."""
+    data = config["data"]
+    if wildcards.dataset == "cifar10":
+        return [data["cifar10"]["tarball"]]
+    if wildcards.dataset in data["image_folders"]:
+        return [data["image_folders"][wildcards.dataset]["folder"]]
+    return []
+
+
 def dataset_args(wildcards):
     """Command-line arguments describing one dataset, from the validated config."""
     name, data = wildcards.dataset, config["data"]
     if name == "digits":
         return f"--kind digits --test-fraction {data['digits_test_fraction']}"
+    if name == "cifar10":
+        cifar = data["cifar10"]
+        return f"--kind cifar10 --source {shlex.quote(cifar['tarball'])} --md5 '{cifar['md5']}'"
+    if name in data["image_folders"]:
+        spec = data["image_folders"][name]
+        return (
+            f"--kind image_folder --source {shlex.quote(spec['folder'])} "
+            f"--size {spec['size']} --test-fraction {spec['test_fraction']}"
+        )
     spec = data["embedded"].get(name, {"base": name, "dim": 0})
     return (
         f"--kind {spec['base']} --embed-dim {spec['dim']} "

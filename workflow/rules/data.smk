@@ -1,6 +1,7 @@
 rule dataset:
-    """Generate one dataset (toy or digits) with a seeded train/test split."""
+    """Generate or read one dataset (toy, digits, CIFAR-10, image folder); train/test split."""
     input:
+        source=dataset_source,
         code=code("dataset"),
     output:
         "results/data/{dataset}.h5",

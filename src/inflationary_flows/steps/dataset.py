@@ -1,29 +1,44 @@
-"""Step ``dataset``: write one dataset's train/test split to HDF5 (kind ``dataset``)."""
+"""Step ``dataset``: write one dataset's train/test split to HDF5 (kind ``dataset``).
+
+Toys are generated, digits come with sklearn, CIFAR-10 and image folders are read from the
+user's files; images are stored as uint8 with their decoding in the ``params`` attribute.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from ..datasets import TOY_DIMS, Dataset, check_usable, make_digits, make_toy
+from ..datasets import IMAGE_KINDS, TOY_DIMS, Dataset, check_usable, make_digits, make_toy
 from ..io import write_h5
 from ..provenance import provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="dataset name (file stem)")
-    parser.add_argument("--kind", required=True, choices=[*TOY_DIMS, "digits"])
+    parser.add_argument("--kind", required=True, choices=[*TOY_DIMS, *IMAGE_KINDS])
     parser.add_argument("--n-train", type=int, default=20000, help="toys: training points")
     parser.add_argument("--n-test", type=int, default=10000, help="toys: held-out points")
     parser.add_argument("--embed-dim", type=int, default=0,
                         help="toys: embed in this many dims by a random orthonormal map (0: no)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="digits: test share")
+    parser.add_argument("--test-fraction", type=float, default=0.2,
+                        help="digits, image_folder: test share")
+    parser.add_argument("--source", help="cifar10: the python tarball; image_folder: the folder")
+    parser.add_argument("--md5", default="",
+                        help="cifar10: expected md5 of the tarball ('' skips the check)")
+    parser.add_argument("--size", type=int, default=32, help="image_folder: side after resizing")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--output", required=True)
 
 
 def build(args: argparse.Namespace) -> Dataset:
+    from .. import images
+
     if args.kind == "digits":
         return make_digits(args.test_fraction, args.seed)
+    if args.kind == "cifar10":
+        return images.load_cifar10(args.source, args.md5 or None)
+    if args.kind == "image_folder":
+        return images.load_image_folder(args.source, args.size, args.test_fraction, args.seed)
     return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None)
 
 

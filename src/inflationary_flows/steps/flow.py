@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..config import resolve_dims_to_keep
-from ..io import read_h5, write_h5
+from ..datasets import read_dataset
+from ..io import write_h5
 from ..models import flow_for, load_model
 from ..provenance import provenance
 
@@ -38,8 +39,8 @@ def run(args: argparse.Namespace) -> None:
     model, meta = load_model(args.model, args.model_spec)
     spec = meta["spec"]
     flow = flow_for(model, spec, json.loads(args.solver))
-    data, _ = read_h5(args.data, "dataset", required=["test/x"])
-    test = torch.as_tensor(data["test/x"], dtype=torch.float64)
+    data, _ = read_dataset(args.data, ["test"])
+    test = torch.as_tensor(data["test"], dtype=torch.float64)
     if test.shape[0] < args.n_eval:
         raise ValueError(f"{args.data}: {test.shape[0]} test points, --n-eval needs {args.n_eval}")
     x = test[: args.n_eval]

@@ -6,6 +6,7 @@ import argparse
 
 import torch
 
+from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..metrics import generation_quality, latent_calibration, roundtrip_error
 from ..provenance import provenance
@@ -22,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     flow, attrs = read_h5(args.flow, "flow", required=[
         "inflation/x", "inflation/z", "roundtrip/x_back", "generation/x", "latent_variance"])
-    data, _ = read_h5(args.data, "dataset", required=["test/x"])
+    data, _ = read_dataset(args.data, ["test"])
     t = {k: torch.as_tensor(v) for k, v in flow.items()}
     x = t["inflation/x"]
-    test = torch.as_tensor(data["test/x"])
+    test = torch.as_tensor(data["test"])
     var = t["latent_variance"]
     keep = int(attrs["dims_to_keep"])
     z = t["inflation/z"]

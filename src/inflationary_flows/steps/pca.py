@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     arrays, attrs = read_h5(args.data, "dataset", required=["train/x"])
-    pca = fit_pca(arrays["train/x"], args.batch_size)
+    pca = fit_pca(arrays["train/x"], args.batch_size, attrs["params"].get("encoding"))
+    if not pca.eigenvalues.any():
+        raise ValueError(f"{args.data}: every training column is constant (zero covariance)")
     write_h5(
         args.output, "pca",
         {"mean": pca.mean, "eigenvalues": pca.eigenvalues, "eigenvectors": pca.eigenvectors},

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import distributed
+from ..datasets import read_dataset
 from ..io import read_h5
 from ..models import build_model, save_model
 from ..provenance import provenance
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.device) -> None:
     torch.set_num_threads(max(1, args.threads // procs.world_size))
-    data, _ = read_h5(args.data, "dataset", required=["train/x", "test/x"])
+    data, _ = read_dataset(args.data)
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     spec = json.loads(args.spec)
     sched = spec["schedule"]
@@ -58,7 +59,7 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
                       t_max=sched["t_max"])
-    u_train = model.basis.to_eigen(torch.as_tensor(data["train/x"], dtype=torch.float64))
+    u_train = model.basis.to_eigen(torch.as_tensor(data["train"], dtype=torch.float64))
     trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs)
     log = sys.stderr if procs.is_main else None
     if log:
@@ -70,7 +71,7 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     if not procs.is_main:
         return
     ema = trainer.ema.cpu()
-    u_test = ema.basis.to_eigen(torch.as_tensor(data["test/x"], dtype=torch.float64))
+    u_test = ema.basis.to_eigen(torch.as_tensor(data["test"], dtype=torch.float64))
     edges = np.linspace(sched["t_min"], sched["t_max"], 7).tolist()
     bands = loss_by_time_band(ema, u_test, edges, seed=args.seed)
     for row in bands:
