@@ -24,10 +24,11 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
 include: "workflow/rules/toys.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/tables/participation_ratio.csv",
-        toy_targets(),
+        main_targets(),
+        "results/tables/provenance.csv",

@@ -1,30 +1,15 @@
 """The toy chain of the tiny config, run for real: trajectories, metrics, figures, report."""
 
-import json
 
 import numpy as np
 import pytest
 from conftest import snakemake
+from PIL import Image
 
-from inflationary_flows.io import read_h5, read_json
+from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
 
 pytestmark = pytest.mark.workflow
 MODELS = ["circles_prp", "s_curve_prp", "circles_prr", "s_curve_prr"]
-
-
-def pdf_keywords(path):
-    """The provenance our figures store in the PDF's Keywords entry (a PDF literal string:
-    parentheses and backslashes are escaped with a backslash)."""
-    raw = path.read_bytes()
-    assert raw.startswith(b"%PDF")
-    i = raw.index(b"/Keywords (") + len(b"/Keywords (")
-    out = bytearray()
-    while raw[i:i + 1] != b")":
-        if raw[i:i + 1] == b"\\":
-            i += 1
-        out += raw[i:i + 1]
-        i += 1
-    return json.loads(out.decode())
 
 
 def test_models_and_flows(tiny_run):
@@ -57,12 +42,29 @@ def test_metrics_content(tiny_run):
 
 def test_figures_have_one_row_per_dataset(tiny_run):
     for fig in ("fig2", "fig3"):
-        meta = pdf_keywords(tiny_run / f"results/figures/{fig}.pdf")
+        meta = read_provenance(tiny_run / f"results/figures/{fig}.pdf")
         assert meta["params"]["labels"] == ["circles", "s_curve"]
         assert len(meta["params"]["flows"]) == 2
     for direction in ("inflation", "generation"):
         gif = tiny_run / f"results/figures/animations/circles_prp_{direction}.gif"
         assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+        assert read_provenance(gif)["params"]["label"] == "circles_prp"
+        with Image.open(gif) as img:
+            assert img.n_frames == 11  # the tiny config's recorded frames
+
+
+def test_provenance_table_covers_every_output(tiny_run):
+    rows = read_csv(tiny_run / "results/tables/provenance.csv")
+    outputs = {row["output"] for row in rows}
+    made = {str(p.relative_to(tiny_run)) for p in (tiny_run / "results").rglob("*")
+            if p.suffix in (".h5", ".pdf", ".gif") or p.parent.name in ("metrics", "toys")
+            and p.suffix == ".json"} - {"results/tables/provenance.csv"}
+    assert made <= outputs, made - outputs
+    for row in rows:
+        record = read_provenance(tiny_run / row["output"])
+        assert row["params_hash"] == record["params_hash"] and row["git_commit"]
+    steps = {row["step"] for row in rows}
+    assert {"dataset", "pca", "train", "flow", "metrics", "figure", "animate"} <= steps
 
 
 def test_single_target_builds_exactly_what_figure_3_needs(tmp_path):

@@ -120,9 +120,10 @@ def save_pdf(fig, path: str | os.PathLike, metadata: dict | None = None) -> None
 
 
 def flow_animation(row: FlowPanels, path: str | os.PathLike, direction: str,
-                   fps: int = 12) -> None:
-    """GIF of one flow direction ("inflation" or "generation") over the recorded frames."""
-    from matplotlib.animation import FuncAnimation, PillowWriter
+                   fps: int = 12, metadata: dict | None = None) -> None:
+    """GIF of one flow direction ("inflation" or "generation") over the recorded frames,
+    with provenance in the GIF's comment extension."""
+    from PIL import Image
 
     states = row.inflation if direction == "inflation" else row.generation[::-1]
     times = row.times if direction == "inflation" else row.times[::-1]
@@ -133,13 +134,14 @@ def flow_animation(row: FlowPanels, path: str | os.PathLike, direction: str,
                       linewidths=0)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal")
     label = ax.set_title("")
-
-    def frame(i):
-        scat.set_offsets(states[i][:, :2])
-        label.set_text(f"{row.label}, {direction}: t = {times[i]:.2f}")
-        return scat, label
-
-    anim = FuncAnimation(fig, frame, frames=len(times), blit=False)
-    with atomic_path(path) as tmp:
-        anim.save(tmp, writer=PillowWriter(fps=fps))
+    frames = []
+    for state, t in zip(states, times, strict=True):
+        scat.set_offsets(state[:, :2])
+        label.set_text(f"{row.label}, {direction}: t = {t:.2f}")
+        fig.canvas.draw()
+        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
     plt.close(fig)
+    comment = json.dumps(metadata, default=str) if metadata else ""
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=round(1000 / fps), loop=0, comment=comment)

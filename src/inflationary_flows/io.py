@@ -120,6 +120,51 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The provenance record of any output this package writes, by its format."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".h5":
+        return read_h5(path, _h5_kind(path))[1]["provenance"]
+    if suffix == ".json":
+        return read_json(path)["provenance"]
+    if suffix == ".csv":
+        first = path.read_text().split("\n", 1)[0]
+        if first.startswith("# provenance: "):
+            return json.loads(first[len("# provenance: "):])
+    elif suffix == ".pdf":
+        return json.loads(pdf_keywords(path))
+    elif suffix == ".gif":
+        from PIL import Image
+
+        with Image.open(path) as img:
+            comment = img.info.get("comment", b"")
+        if comment:
+            return json.loads(comment)
+    raise FormatError(f"{path}: carries no provenance record")
+
+
+def _h5_kind(path: Path) -> str:
+    with h5py.File(path, "r") as f:
+        return str(f.attrs.get("kind"))
+
+
+def pdf_keywords(path: str | os.PathLike) -> str:
+    """The Keywords entry of a PDF's info dictionary (matplotlib writes it as a literal
+    string, with parentheses and backslashes escaped by a backslash)."""
+    raw = Path(path).read_bytes()
+    start = raw.find(b"/Keywords (")
+    if not raw.startswith(b"%PDF") or start < 0:
+        raise FormatError(f"{path}: not a PDF with a Keywords entry")
+    i, out = start + len(b"/Keywords ("), bytearray()
+    while raw[i:i + 1] != b")":
+        if raw[i:i + 1] == b"\\":
+            i += 1
+        out += raw[i:i + 1]
+        i += 1
+    return out.decode()
+
+
 def _collect(arrays: dict[str, np.ndarray], name: str, obj: Any) -> None:
     if isinstance(obj, h5py.Dataset):
         arrays[name] = obj[()]

@@ -143,3 +143,17 @@ def toy_targets():
         direction=["inflation", "generation"],
     )
     return targets
+
+
+def main_targets():
+    """Everything the default run builds, but the provenance table that describes it."""
+    return ["results/tables/participation_ratio.csv", *toy_targets()]
+
+
+def provenance_targets(wildcards=None):
+    """The outputs the provenance table reads: the main targets and what they are made of."""
+    made = expand("results/data/{dataset}.h5", dataset=DATASETS)
+    made += expand("results/pca/{dataset}.h5", dataset=DATASETS)
+    made += expand("results/models/toys/{model}.json", model=TOY_MODELS)
+    made += expand("results/flows/toys/{model}.h5", model=TOY_MODELS)
+    return made + main_targets()

@@ -39,3 +39,4 @@ rule participation_ratio_table:
         env("data")
     shell:
         "python -m inflationary_flows pr-table --pca {input.pca} --output {output} > {log} 2>&1"
+
