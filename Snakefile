@@ -24,6 +24,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
 include: "workflow/rules/toys.smk"
+include: "workflow/rules/calibration.smk"
 include: "workflow/rules/report.smk"
 
 

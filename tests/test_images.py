@@ -129,7 +129,8 @@ def test_image_datasets_through_dataset_pca_and_table_rules(tmp_path):
                        "image_folders": {"afhq": {"folder": str(tmp_path / "afhq"), "size": 4,
                                                   "test_fraction": 0.25}}},
               "pca": {"batch_size": 7},
-              "toys": {"models": {"prp": [], "prr": []}, "animations": []}}
+              "toys": {"models": {"prp": [], "prr": []}, "animations": []},
+              "calibration": {"posterior": {"models": []}}}
     work = tmp_path / "w"
     snakemake(work, config=config)
     data, attrs = read_dataset(work / "results/data/cifar10.h5")

@@ -73,7 +73,8 @@ def test_editing_a_module_reruns_exactly_its_rules(tmp_path):
         (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, copy / part)
     work = tmp_path / "work"
     config = {"data": {"toys": ["circles"], "digits": False, "n_train": 50, "n_test": 10},
-              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5}}
+              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
+              "calibration": {"posterior": {"models": []}}}
     snakemake(work, config=config, snakefile=copy / "Snakefile")
     proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
     assert "Nothing to be done" in proc.stdout + proc.stderr

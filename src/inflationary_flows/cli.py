@@ -22,6 +22,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "metrics": ("metrics", "round-trip error, latent calibration, sample quality (JSON)"),
     "figure": ("figure", "toy flow figure (paper Fig. 2 / Fig. 3) as a vector PDF"),
     "animate": ("animate", "GIF animations of a toy flow"),
+    "posterior": ("posterior", "Figure 4 posterior and SBC replicates through a trained flow"),
+    "posterior-report": ("posterior_report", "Figure 4 and hmc_calibration.json"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -153,6 +153,10 @@ def _check_toys(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'toys.training.batch_size': {toys['training']['batch_size']}"
                           f" does not split over {procs} training processes (allowed: a "
                           f"multiple of {procs})")
+    for name in config["calibration"]["posterior"]["models"]:
+        if name not in models:
+            raise ConfigError(f"config key 'calibration.posterior.models': '{name}' is not a "
+                              f"model (allowed: {', '.join(sorted(models))})")
     if config["data"]["n_test"] < 2 * toys["n_eval"]:
         raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")

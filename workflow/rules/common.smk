@@ -28,6 +28,7 @@ DATASETS = dataset_names(config)
 SCHEDULES = list(config["schedules"])
 TOY_MODELS = toy_models(config)
 FIGURES = toy_figures(config)
+POSTERIOR_MODELS = config["calibration"]["posterior"]["models"]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -145,9 +146,20 @@ def toy_targets():
     return targets
 
 
+def calibration_targets():
+    """Outputs of the calibration analyses the config asks for."""
+    if not POSTERIOR_MODELS:
+        return []
+    return ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
+
+
 def main_targets():
     """Everything the default run builds, but the provenance table that describes it."""
-    return ["results/tables/participation_ratio.csv", *toy_targets()]
+    return [
+        "results/tables/participation_ratio.csv",
+        *toy_targets(),
+        *calibration_targets(),
+    ]
 
 
 def provenance_targets(wildcards=None):
@@ -156,4 +168,5 @@ def provenance_targets(wildcards=None):
     made += expand("results/pca/{dataset}.h5", dataset=DATASETS)
     made += expand("results/models/toys/{model}.json", model=TOY_MODELS)
     made += expand("results/flows/toys/{model}.h5", model=TOY_MODELS)
+    made += expand("results/posterior/{model}.h5", model=POSTERIOR_MODELS)
     return made + main_targets()

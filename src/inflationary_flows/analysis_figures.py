@@ -1,0 +1,43 @@
+"""Figures of the calibration and dimensionality analyses (paper Fig. 4 and the appendix)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from .figures import plt, save_pdf
+
+COMPONENT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+
+
+def posterior_figure(rows: Sequence[tuple[str, dict[str, np.ndarray], dict]],
+                     path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Figure 4: per schedule, the generated data and recovered latents coloured by mixture
+    component, and kernel density estimates of the weight posterior with the truth (solid)
+    and the posterior mean (dashed)."""
+    from scipy.stats import gaussian_kde
+
+    fig, axes = plt.subplots(len(rows), 3, figsize=(10, 3.2 * len(rows)), squeeze=False)
+    for (label, arrays, attrs), (ax_x, ax_z, ax_w) in zip(rows, axes, strict=True):
+        comp = arrays["figure4/component"]
+        colours = np.array(COMPONENT_COLOURS)[comp]
+        x, z = arrays["figure4/x"], arrays["figure4/zeta_back"]
+        ax_x.scatter(x[:, 0], x[:, 1], c=colours, s=2, linewidths=0)
+        ax_x.set(title=f"{label}: generated data", xticks=[], yticks=[], aspect="equal")
+        ax_z.scatter(z[:, 0], z[:, 1], c=colours, s=2, linewidths=0)
+        ax_z.set(title="recovered latents (standardised)", xticks=[], yticks=[],
+                 aspect="equal")
+        draws = arrays["figure4/draws"]
+        grid = np.linspace(0, 1, 400)
+        for k, truth in enumerate(attrs["figure4_weights"]):
+            colour = COMPONENT_COLOURS[k]
+            ax_w.plot(grid, gaussian_kde(draws[:, k])(grid), color=colour, label=f"$w_{k + 1}$")
+            ax_w.axvline(truth, color=colour, lw=1)
+            ax_w.axvline(draws[:, k].mean(), color=colour, lw=1, ls="--")
+        ax_w.set(title="posterior of the weights (NUTS)", xlabel="weight", yticks=[],
+                 xlim=(0, 1))
+        ax_w.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    save_pdf(fig, path, metadata)

@@ -1,0 +1,53 @@
+rule posterior:
+    """Mixture-weight posteriors (NUTS) through one model's flow: Figure 4's data and SBC."""
+    input:
+        weights="results/models/toys/{model}.pt",
+        spec="results/models/toys/{model}.json",
+        code=code("posterior"),
+    output:
+        "results/posterior/{model}.h5",
+    log:
+        "logs/posterior/{model}.log",
+    benchmark:
+        "benchmarks/posterior/{model}.tsv"
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        solver=json_arg(config["toys"]["solver"]),
+        seed=lambda w: derived_seed("posterior", w.model),
+        options=lambda w: " ".join(
+            f"--{key.replace('_', '-')} {value}"
+            for key, value in config["calibration"]["posterior"].items()
+            if key != "models"
+        ),
+    shell:
+        "python -m inflationary_flows posterior --model {input.weights} --model-spec {input.spec} "
+        "--solver {params.solver} {params.options} --seed {params.seed} --threads {threads} "
+        "--output {output} > {log} 2>&1"
+
+
+rule posterior_report:
+    """Figure 4 and the SBC / credible-interval summary of every posterior run."""
+    input:
+        posteriors=expand("results/posterior/{model}.h5", model=POSTERIOR_MODELS),
+        code=code("posterior_report"),
+    output:
+        figure=report(
+            "results/figures/fig4.pdf", caption="../report/fig4.rst", category="Figures"
+        ),
+        metrics="results/metrics/hmc_calibration.json",
+    log:
+        "logs/posterior_report.log",
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        labels=" ".join(POSTERIOR_MODELS),
+    shell:
+        "python -m inflationary_flows posterior-report --posteriors {input.posteriors} "
+        "--labels {params.labels} --output-figure {output.figure} "
+        "--output-metrics {output.metrics} > {log} 2>&1"
