@@ -41,3 +41,25 @@ def posterior_figure(rows: Sequence[tuple[str, dict[str, np.ndarray], dict]],
         ax_w.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     save_pdf(fig, path, metadata)
+
+
+def pr_figure(results: dict[str, dict[str, dict]], path: str | os.PathLike,
+              metadata: dict | None = None) -> None:
+    """PR of the pushed samples (markers) and its closed form (lines) against t / T, one
+    panel per dataset; dotted lines are each schedule's t -> infinity limit."""
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.4), squeeze=False)
+    for ax, (label, tracks) in zip(axes[0], results.items(), strict=True):
+        for i, (name, tr) in enumerate(tracks.items()):
+            colour = COMPONENT_COLOURS[i % len(COMPONENT_COLOURS)]
+            t = np.asarray(tr["times"])
+            frac = (t - t[0]) / (t[-1] - t[0])
+            spec = tr["schedule"]
+            ax.plot(frac, tr["closed_form"], color=colour, lw=1.2,
+                    label=f"{name} ({spec['kind'].upper()}, {spec['form']})")
+            ax.plot(frac, tr["empirical"], "o", color=colour, ms=3)
+            ax.axhline(tr["limit"], color=colour, lw=0.8, ls=":")
+        ax.set(title=f"{label}: PR along inflation", xlabel="t / T",
+               ylabel="participation ratio")
+        ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    save_pdf(fig, path, metadata)

@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "animate": ("animate", "GIF animations of a toy flow"),
     "posterior": ("posterior", "Figure 4 posterior and SBC replicates through a trained flow"),
     "posterior-report": ("posterior_report", "Figure 4 and hmc_calibration.json"),
+    "pr-over-time": ("pr_over_time", "PR along the exact-score flow vs its closed form"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -153,6 +153,20 @@ def _check_toys(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'toys.training.batch_size': {toys['training']['batch_size']}"
                           f" does not split over {procs} training processes (allowed: a "
                           f"multiple of {procs})")
+    pr = config["calibration"]["pr_over_time"]
+    for name in pr["datasets"]:
+        if name not in config["data"]["toys"]:
+            raise ConfigError(f"config key 'calibration.pr_over_time.datasets': '{name}' is not "
+                              f"in data.toys (allowed: {', '.join(config['data']['toys'])})")
+        for sched in pr["schedules"]:
+            if sched not in schedules:
+                raise ConfigError(f"config key 'calibration.pr_over_time.schedules': unknown "
+                                  f"schedule '{sched}' (allowed: {', '.join(schedules)})")
+            _check_keep(f"schedules.{sched}.dims_to_keep", schedules[sched],
+                        dataset_dim(config, name), name)
+    if pr["datasets"] and config["data"]["n_train"] < pr["atoms"]:
+        raise ConfigError(f"config key 'calibration.pr_over_time.atoms': {pr['atoms']} needs "
+                          f"data.n_train >= {pr['atoms']}")
     for name in config["calibration"]["posterior"]["models"]:
         if name not in models:
             raise ConfigError(f"config key 'calibration.posterior.models': '{name}' is not a "

@@ -51,3 +51,43 @@ rule posterior_report:
         "python -m inflationary_flows posterior-report --posteriors {input.posteriors} "
         "--labels {params.labels} --output-figure {output.figure} "
         "--output-metrics {output.metrics} > {log} 2>&1"
+
+
+rule pr_over_time:
+    """PR of samples pushed by the exact-score flow against its closed form (paper 1.2-1.4)."""
+    input:
+        data=expand("results/data/{dataset}.h5", dataset=PR_DATASETS),
+        code=code("pr_over_time"),
+    output:
+        figure=report(
+            "results/figures/supp_pr.pdf", caption="../report/supp_pr.rst", category="Figures"
+        ),
+        metrics="results/metrics/pr_over_time.json",
+    log:
+        "logs/pr_over_time.log",
+    benchmark:
+        "benchmarks/pr_over_time.tsv"
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        labels=" ".join(PR_DATASETS),
+        schedules=json_arg(
+            {
+                name: config["schedules"][name]
+                for name in config["calibration"]["pr_over_time"]["schedules"]
+            }
+        ),
+        solver=json_arg(config["toys"]["solver"]),
+        atoms=config["calibration"]["pr_over_time"]["atoms"],
+        samples=config["calibration"]["pr_over_time"]["samples"],
+        frames=config["calibration"]["pr_over_time"]["frames"],
+        seed=derived_seed("pr_over_time"),
+    shell:
+        "python -m inflationary_flows pr-over-time --data {input.data} --labels {params.labels} "
+        "--schedules {params.schedules} --solver {params.solver} --atoms {params.atoms} "
+        "--samples {params.samples} --frames {params.frames} --seed {params.seed} "
+        "--threads {threads} --output-figure {output.figure} "
+        "--output-metrics {output.metrics} > {log} 2>&1"

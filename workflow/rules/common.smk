@@ -29,6 +29,7 @@ SCHEDULES = list(config["schedules"])
 TOY_MODELS = toy_models(config)
 FIGURES = toy_figures(config)
 POSTERIOR_MODELS = config["calibration"]["posterior"]["models"]
+PR_DATASETS = config["calibration"]["pr_over_time"]["datasets"]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -148,9 +149,12 @@ def toy_targets():
 
 def calibration_targets():
     """Outputs of the calibration analyses the config asks for."""
-    if not POSTERIOR_MODELS:
-        return []
-    return ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
+    targets = []
+    if POSTERIOR_MODELS:
+        targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
+    if PR_DATASETS:
+        targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
+    return targets
 
 
 def main_targets():
