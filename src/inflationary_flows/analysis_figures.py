@@ -63,3 +63,22 @@ def pr_figure(results: dict[str, dict[str, dict]], path: str | os.PathLike,
         ax.legend(frameon=False, fontsize=7)
     fig.tight_layout()
     save_pdf(fig, path, metadata)
+
+
+def residual_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                    path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Heatmaps of R(t1, t2), one column per model: the residual D - u_0 (top) and the
+    network's deviation from the exact empirical denoiser (bottom)."""
+    fig, axes = plt.subplots(2, len(panels), figsize=(2.4 * len(panels), 5.0), squeeze=False)
+    image = None
+    for col, (label, times, residual, error) in enumerate(panels):
+        span = (times[0], times[-1], times[-1], times[0])
+        for row, (R, what) in enumerate(((residual, "$D - u_0$"), (error, "$D - D_{exact}$"))):
+            ax = axes[row, col]
+            image = ax.imshow(R, vmin=-1, vmax=1, cmap="RdBu_r", extent=span)
+            ax.set(title=f"{label}: {what}", xlabel="$t_2$", ylabel="$t_1$")
+            ax.title.set_fontsize(8)
+    fig.tight_layout()
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="R($t_1$, $t_2$)")
+    save_pdf(fig, path, metadata)

@@ -91,3 +91,35 @@ rule pr_over_time:
         "--samples {params.samples} --frames {params.frames} --seed {params.seed} "
         "--threads {threads} --output-figure {output.figure} "
         "--output-metrics {output.metrics} > {log} 2>&1"
+
+
+rule residuals:
+    """Temporal correlation of the trained denoisers' residuals (paper appendix C.3)."""
+    input:
+        models=expand("results/models/toys/{model}.pt", model=TOY_MODELS),
+        specs=expand("results/models/toys/{model}.json", model=TOY_MODELS),
+        data=[f"results/data/{model_dataset(m)}.h5" for m in TOY_MODELS],
+        code=code("residuals"),
+    output:
+        figure=report(
+            "results/figures/supp_residuals.pdf",
+            caption="../report/supp_residuals.rst",
+            category="Figures",
+        ),
+        metrics="results/metrics/residuals.json",
+    log:
+        "logs/residuals.log",
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        labels=" ".join(TOY_MODELS),
+        points=config["calibration"]["residuals"]["points"],
+        times=config["calibration"]["residuals"]["times"],
+        seed=derived_seed("residuals"),
+    shell:
+        "python -m inflationary_flows residuals --models {input.models} --data {input.data} "
+        "--labels {params.labels} --points {params.points} --times {params.times} "
+        "--seed {params.seed} --output-figure {output.figure} "
+        "--output-metrics {output.metrics} > {log} 2>&1"

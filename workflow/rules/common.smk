@@ -116,6 +116,11 @@ def model_spec(schedule, network):
     )
 
 
+def model_dataset(model):
+    """The dataset of a toy model '<dataset>_<schedule>' (schedule names have no '_')."""
+    return model.rsplit("_", 1)[0]
+
+
 def figure_flows(figure):
     schedule = config["toys"]["figures"][figure]
     return [
@@ -154,6 +159,8 @@ def calibration_targets():
         targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
     if PR_DATASETS:
         targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
+    if config["calibration"]["residuals"]["enabled"] and TOY_MODELS:
+        targets += ["results/figures/supp_residuals.pdf", "results/metrics/residuals.json"]
     return targets
 
 

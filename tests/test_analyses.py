@@ -1,0 +1,63 @@
+"""Dimensionality and residual analyses against their closed forms (float64)."""
+
+import numpy as np
+import pytest
+import torch
+
+from inflationary_flows.denoisers import GaussianDenoiser
+from inflationary_flows.dimensionality import empirical_eigenbasis, pr_along_flow
+from inflationary_flows.pca import participation_ratio
+from inflationary_flows.residuals import gaussian_residual_correlation, residual_correlation
+from inflationary_flows.schedules import make_schedule
+
+SPECS = {
+    "prpmain": {"kind": "prp", "form": "main", "rho": 1.0, "A0": 1.0, "t_min": 1e-3,
+                "t_max": 8.0},
+    "prrmain": {"kind": "prr", "form": "main", "g_mode": "constant_gap", "inflation_gap": 1.5,
+                "dims_to_keep": 2, "rho": 1.0, "A0": 1.0, "t_min": 1e-3, "t_max": 8.0},
+    "prp": {"kind": "prp", "form": "reference", "rho": 1.0, "gamma0": 5e-4, "A0": 1.0,
+            "t_min": 0.0, "t_max": 12.0},
+}
+SOLVER = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
+
+
+@pytest.fixture(scope="module")
+def atoms():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(300, 3, generator=g, dtype=torch.float64) * torch.tensor([2.0, 1.0, 0.5])
+
+
+def test_empirical_eigenbasis_is_the_exact_covariance(atoms):
+    lam, basis = empirical_eigenbasis(atoms)
+    u = basis.to_eigen(atoms)
+    np.testing.assert_allclose((u.T @ u / len(u)).numpy(), np.diag(lam.numpy()), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["prpmain", "prrmain", "prp"])
+def test_pr_of_pushed_samples_follows_the_closed_form(atoms, name):
+    track = pr_along_flow(atoms, SPECS[name], n_samples=4000, frames=9, solver=SOLVER, seed=1)
+    lam = np.sort(np.linalg.eigvalsh(np.cov(atoms.numpy().T, bias=True)))[::-1]
+    np.testing.assert_allclose(track.eigenvalues, lam, rtol=1e-10)
+    # 4000 samples: the PR of their covariance is within sampling error of the closed form
+    np.testing.assert_allclose(track.empirical, track.closed_form, rtol=0.03)
+    if name == "prpmain":  # exactly constant in the population, and nearly so on samples
+        np.testing.assert_allclose(track.closed_form, participation_ratio(lam), rtol=1e-10)
+        assert np.abs(track.empirical / track.empirical[0] - 1).max() < 0.01
+    elif name == "prrmain":  # to the PR of the two kept eigenvalues
+        assert track.limit == pytest.approx(participation_ratio(lam[:2]), rel=1e-12)
+        assert abs(track.empirical[-1] / track.limit - 1) < 0.03
+    else:  # isotropic noise drives the PR to D
+        assert track.limit == 3.0 and track.closed_form[-1] > 2.99
+
+
+def test_residual_correlation_matches_the_gaussian_closed_form():
+    lam = torch.tensor([3.0, 1.0], dtype=torch.float64)
+    schedule = make_schedule("prp", "reference", lam)
+    g = torch.Generator().manual_seed(2)
+    u0 = torch.randn(60000, 2, generator=g, dtype=torch.float64) * lam.sqrt()
+    times = torch.tensor([0.5, 4.0, 8.0, 12.0], dtype=torch.float64)
+    R, sd = residual_correlation(GaussianDenoiser(schedule), u0, times, g)
+    expected = gaussian_residual_correlation(lam, schedule.C(times))
+    np.testing.assert_allclose(R.numpy(), expected.numpy(), atol=0.015)
+    np.testing.assert_allclose(R.diagonal().numpy(), 1.0, atol=1e-12)
+    assert (R - R.T).abs().max() < 1e-12  # symmetric by construction
