@@ -82,3 +82,24 @@ def residual_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarr
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="R($t_1$, $t_2$)")
     save_pdf(fig, path, metadata)
+
+
+def duality_figure(times: np.ndarray, grid: np.ndarray, density: np.ndarray, sde: np.ndarray,
+                   ode: np.ndarray, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Figure 1: stochastic paths, the marginal density they share with the deterministic
+    paths (the Fokker-Planck solution), and the pfODE paths, in scaled coordinates."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
+    extent = (times[0], times[-1], grid[0], grid[-1])
+    titles = ("forward SDE: $dx = \\sqrt{\\dot C}\\, dW$",
+              "Fokker-Planck: $p_t = p_0 * N(0, C(t))$",
+              "probability-flow ODE (exact score)")
+    for ax, title, paths in zip(axes, titles, (sde, None, ode), strict=True):
+        ax.imshow(density.T, origin="lower", extent=extent, aspect="auto", cmap="Blues",
+                  alpha=1.0 if paths is None else 0.55)
+        if paths is not None:
+            ax.plot(times, paths, color="black", lw=0.5, alpha=0.7)
+        ax.set(title=title, xlabel="t", ylim=(grid[0], grid[-1]))
+        ax.title.set_fontsize(9)
+    axes[0].set_ylabel(r"scaled state $\tilde x = A(t)\, x$")
+    fig.tight_layout()
+    save_pdf(fig, path, metadata)

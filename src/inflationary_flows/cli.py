@@ -26,6 +26,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "posterior-report": ("posterior_report", "Figure 4 and hmc_calibration.json"),
     "pr-over-time": ("pr_over_time", "PR along the exact-score flow vs its closed form"),
     "residuals": ("residuals", "temporal correlation of denoiser residuals (appendix C.3)"),
+    "duality": ("duality", "Figure 1: SDE, Fokker-Planck and pfODE on a 1-D mixture"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -1,3 +1,26 @@
+rule duality:
+    """Figure 1: SDE / Fokker-Planck / pfODE duality on a 1-D mixture (exact score)."""
+    input:
+        code=code("duality"),
+    output:
+        figure=report(
+            "results/figures/fig1.pdf", caption="../report/fig1.rst", category="Figures"
+        ),
+        metrics="results/metrics/duality.json",
+    log:
+        "logs/duality.log",
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        solver=json_arg(config["toys"]["solver"]),
+        seed=derived_seed("duality"),
+    shell:
+        "python -m inflationary_flows duality --solver {params.solver} --seed {params.seed} "
+        "--output-figure {output.figure} --output-metrics {output.metrics} > {log} 2>&1"
+
+
 rule posterior:
     """Mixture-weight posteriors (NUTS) through one model's flow: Figure 4's data and SBC."""
     input:

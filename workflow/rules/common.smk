@@ -154,7 +154,7 @@ def toy_targets():
 
 def calibration_targets():
     """Outputs of the calibration analyses the config asks for."""
-    targets = []
+    targets = ["results/figures/fig1.pdf", "results/metrics/duality.json"]
     if POSTERIOR_MODELS:
         targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
     if PR_DATASETS:
