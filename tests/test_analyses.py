@@ -85,3 +85,39 @@ def test_sde_and_pfode_share_the_closed_form_marginals():
     mass = duality.marginal_density(times, grid).sum(1) * (grid[1] - grid[0])
     np.testing.assert_allclose(mass.numpy(), 1.0, atol=1e-6)
     assert not torch.equal(sde[-1], ode[-1])  # same law, different paths
+
+
+@pytest.mark.parametrize(("dim", "n_boundary"), [(2, 400), (3, 500)])
+def test_coverage_of_a_known_gaussian_is_the_chi2_mass(dim, n_boundary):
+    from inflationary_flows.coverage import chi2_mass, inside, nested_coverage, unit_sphere
+    from inflationary_flows.metrics import RADII
+
+    n = 6000
+    points = np.random.default_rng(dim).standard_normal((n, dim))
+    sphere, faces = unit_sphere(dim, n_boundary)
+    found = nested_coverage(points, [r * sphere for r in RADII], faces)
+    exact = np.array([(np.square(points).sum(1) <= r * r).mean() for r in RADII])
+    # the inscribed boundary loses a sliver of each ball (about 1 % of its mass here)
+    np.testing.assert_allclose(found, exact, atol=0.012)
+    np.testing.assert_allclose(exact, chi2_mass(RADII, dim), atol=4 * (0.25 / n) ** 0.5)
+    # bisection over nested regions gives what testing every region gives
+    direct = [inside(points[:600], r * sphere, faces).mean() for r in RADII]
+    np.testing.assert_allclose(nested_coverage(points[:600], [r * sphere for r in RADII],
+                                               faces), direct, atol=0)
+
+
+def test_a_linear_flow_keeps_coverage_exactly():
+    """Gaussian data: the flow is linear, so the images of the balls are ellipsoids that hold
+    exactly the generated images of the points that were inside."""
+    from inflationary_flows.basis import EigenBasis
+    from inflationary_flows.coverage import coverage_through_flow
+    from inflationary_flows.flow import InflationaryFlow, SolverConfig
+
+    lam = torch.tensor([2.0, 0.5, 0.1], dtype=torch.float64)
+    schedule = make_schedule("prr", "reference", lam, dims_to_keep=2)
+    flow = InflationaryFlow(GaussianDenoiser(schedule), EigenBasis.identity(3),
+                            SolverConfig(t_min=0.0, t_max=7.0, rtol=1e-8, atol=1e-8))
+    result = coverage_through_flow(flow, n_test=1000, n_boundary=100, seed=0)
+    np.testing.assert_allclose(result["generated"], result["initial"], atol=1e-3)
+    np.testing.assert_allclose(result["roundtrip"], result["initial"], atol=1e-3)
+    assert result["boundary_roundtrip_max_error"] < 1e-5

@@ -25,7 +25,8 @@ KILL_CONFIG = {
              "training": {"steps": 1500, "batch_size": 32, "reference_size": 0,
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
-    "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []}},
+    "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "coverage": {"models": []}},
 }
 MODEL = "results/models/toys/circles_prp.pt"
 
@@ -65,7 +66,8 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
 
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
            "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
-           "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []}}}
+           "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "coverage": {"models": []}}}
 
 
 def assert_failed_cleanly(proc, workdir, log, output, message):
@@ -105,7 +107,8 @@ def test_constant_data_fail_the_pca_rule_cleanly(tmp_path):
 def image_config(**data):
     return {"data": {"toys": [], "digits": False, **data},
             "toys": {"models": {"prp": [], "prr": []}, "animations": []},
-              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []}}}
+              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "coverage": {"models": []}}}
 
 
 def test_truncated_cifar_tarball_fails_the_dataset_rule_cleanly(tmp_path):

@@ -103,3 +103,44 @@ def duality_figure(times: np.ndarray, grid: np.ndarray, density: np.ndarray, sde
     axes[0].set_ylabel(r"scaled state $\tilde x = A(t)\, x$")
     fig.tight_layout()
     save_pdf(fig, path, metadata)
+
+
+def coverage_figure(runs: dict[str, dict], held_out: dict[str, dict], path: str | os.PathLike,
+                    metadata: dict | None = None) -> None:
+    """Top: the paper's coverage experiment per model, coverage after generation and after
+    the round trip minus the initial coverage of the same points (mean +- 2 sd over seeds;
+    grey: +- 2 pp).
+    Bottom: held-out data pushed to latent space, mass inside each Mahalanobis ball minus
+    the chi2 mass, every model."""
+    names = list(runs)
+    mosaic = [names, ["held_out"] * len(names)] if names else [["held_out"]]
+    fig, axes = plt.subplot_mosaic(mosaic, figsize=(3.0 * max(1, len(names)), 6.0))
+    for name in names:
+        ax, run = axes[name], runs[name]
+        radii = np.asarray(run["radii"])
+        ax.axhspan(-2, 2, color="0.9")
+        ax.axhline(0, color="0.5", lw=0.8)
+        for stage, colour, shift in (("generated", "tab:blue", -0.03),
+                                     ("roundtrip", "tab:orange", 0.03)):
+            gap = np.asarray(run[f"{stage}_minus_initial_pp"])
+            spread = 2 * np.asarray(run[f"{stage}_minus_initial_sd_pp"])
+            ax.errorbar(radii + shift, gap, yerr=spread, fmt="o-",
+                        ms=3, color=colour, label=stage.replace("roundtrip", "round trip"))
+        ax.plot(radii, run["initial_minus_chi2_pp"], "k:", lw=1, label=r"initial $-\ \chi^2$")
+        ax.set(title=f"{name} (D = {run['dim']}, {run['seeds']} seeds)",
+               xlabel="Mahalanobis radius r", ylabel="coverage - initial (pp)")
+        ax.title.set_fontsize(9)
+        ax.legend(frameon=False, fontsize=7)
+    ax = axes["held_out"]
+    ax.axhspan(-2, 2, color="0.9")
+    ax.axhline(0, color="0.5", lw=0.8)
+    for i, (name, metrics) in enumerate(held_out.items()):
+        cal = metrics["latent_calibration"]
+        gap = 100 * (np.asarray(cal["fraction_inside"]) - np.asarray(cal["chi2_mass"]))
+        ax.plot(cal["radii"], gap, "o-", ms=3, lw=1,
+                color=plt.get_cmap("tab10")(i % 10), label=name)
+    ax.set(title="held-out data pushed to latent space: mass in the ball - $\\chi^2_D$ mass",
+           xlabel="Mahalanobis radius r", ylabel="pp")
+    ax.legend(frameon=False, fontsize=7, ncol=5)
+    fig.tight_layout()
+    save_pdf(fig, path, metadata)

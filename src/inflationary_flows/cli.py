@@ -27,6 +27,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "pr-over-time": ("pr_over_time", "PR along the exact-score flow vs its closed form"),
     "residuals": ("residuals", "temporal correlation of denoiser residuals (appendix C.3)"),
     "duality": ("duality", "Figure 1: SDE, Fokker-Planck and pfODE on a 1-D mixture"),
+    "coverage": ("coverage", "coverage of credible regions through a trained flow"),
+    "coverage-report": ("coverage_report", "supp_coverage.pdf from the coverage runs"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -167,10 +167,16 @@ def _check_toys(config: dict[str, Any]) -> None:
     if pr["datasets"] and config["data"]["n_train"] < pr["atoms"]:
         raise ConfigError(f"config key 'calibration.pr_over_time.atoms': {pr['atoms']} needs "
                           f"data.n_train >= {pr['atoms']}")
-    for name in config["calibration"]["posterior"]["models"]:
-        if name not in models:
-            raise ConfigError(f"config key 'calibration.posterior.models': '{name}' is not a "
-                              f"model (allowed: {', '.join(sorted(models))})")
+    for analysis in ("posterior", "coverage"):
+        for name in config["calibration"][analysis]["models"]:
+            if name not in models:
+                raise ConfigError(f"config key 'calibration.{analysis}.models': '{name}' is not "
+                                  f"a model (allowed: {', '.join(sorted(models))})")
+    for name in config["calibration"]["coverage"]["models"]:
+        dim = dataset_dim(config, name.rsplit("_", 1)[0])
+        if dim not in (2, 3):
+            raise ConfigError(f"config key 'calibration.coverage.models': '{name}' has D = "
+                              f"{dim} (allowed: 2-D or 3-D data, whose regions are drawn)")
     if config["data"]["n_test"] < 2 * toys["n_eval"]:
         raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")

@@ -146,3 +146,56 @@ rule residuals:
         "--labels {params.labels} --points {params.points} --times {params.times} "
         "--seed {params.seed} --output-figure {output.figure} "
         "--output-metrics {output.metrics} > {log} 2>&1"
+
+
+rule coverage:
+    """The paper's coverage experiment through one model's flow (appendix C.2.1)."""
+    input:
+        weights="results/models/toys/{model}.pt",
+        spec="results/models/toys/{model}.json",
+        code=code("coverage"),
+    output:
+        "results/metrics/coverage_{model}.json",
+    log:
+        "logs/coverage/{model}.log",
+    benchmark:
+        "benchmarks/coverage/{model}.tsv"
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        solver=json_arg(config["toys"]["solver"]),
+        seed=lambda w: derived_seed("coverage", w.model),
+        seeds=config["calibration"]["coverage"]["seeds"],
+        n_test=config["calibration"]["coverage"]["n_test"],
+        n_boundary=config["calibration"]["coverage"]["n_boundary"],
+    shell:
+        "python -m inflationary_flows coverage --model {input.weights} --model-spec {input.spec} "
+        "--solver {params.solver} --seeds {params.seeds} --n-test {params.n_test} "
+        "--n-boundary {params.n_boundary} --seed {params.seed} --threads {threads} "
+        "--output {output} > {log} 2>&1"
+
+
+rule coverage_report:
+    """supp_coverage.pdf: coverage through the flows, and held-out latent calibration."""
+    input:
+        coverage=expand("results/metrics/coverage_{model}.json", model=COVERAGE_MODELS),
+        metrics=expand("results/metrics/toys/{model}.json", model=TOY_MODELS),
+        code=code("coverage_report"),
+    output:
+        report(
+            "results/figures/supp_coverage.pdf",
+            caption="../report/supp_coverage.rst",
+            category="Figures",
+        ),
+    log:
+        "logs/coverage_report.log",
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    shell:
+        "python -m inflationary_flows coverage-report --coverage {input.coverage} "
+        "--metrics {input.metrics} --output {output} > {log} 2>&1"

@@ -30,6 +30,7 @@ TOY_MODELS = toy_models(config)
 FIGURES = toy_figures(config)
 POSTERIOR_MODELS = config["calibration"]["posterior"]["models"]
 PR_DATASETS = config["calibration"]["pr_over_time"]["datasets"]
+COVERAGE_MODELS = config["calibration"]["coverage"]["models"]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -159,6 +160,9 @@ def calibration_targets():
         targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
     if PR_DATASETS:
         targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
+    if COVERAGE_MODELS:
+        targets += ["results/figures/supp_coverage.pdf"]
+        targets += expand("results/metrics/coverage_{model}.json", model=COVERAGE_MODELS)
     if config["calibration"]["residuals"]["enabled"] and TOY_MODELS:
         targets += ["results/figures/supp_residuals.pdf", "results/metrics/residuals.json"]
     return targets
