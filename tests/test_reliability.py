@@ -26,7 +26,7 @@ KILL_CONFIG = {
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}},
+                              "coverage": {"models": []}, "solvers": {"model": ""}},
 }
 MODEL = "results/models/toys/circles_prp.pt"
 
@@ -67,7 +67,7 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
            "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""}}}
 
 
 def assert_failed_cleanly(proc, workdir, log, output, message):
@@ -108,7 +108,7 @@ def image_config(**data):
     return {"data": {"toys": [], "digits": False, **data},
             "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""}}}
 
 
 def test_truncated_cifar_tarball_fails_the_dataset_rule_cleanly(tmp_path):

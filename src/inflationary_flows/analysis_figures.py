@@ -144,3 +144,34 @@ def coverage_figure(runs: dict[str, dict], held_out: dict[str, dict], path: str 
     ax.legend(frameon=False, fontsize=7, ncol=5)
     fig.tight_layout()
     save_pdf(fig, path, metadata)
+
+
+def solver_figure(sweeps: dict[str, list[dict]], label: str, path: str | os.PathLike,
+                  metadata: dict | None = None) -> None:
+    """Round-trip error, and the change in the share of inflated held-out points inside the
+    Mahalanobis balls against the most accurate solve, against NFE, per method, for the
+    trained score (solid) and the exact score (dashed); the star is the reference's Euler
+    with h = 1e-2 (the first row of each sweep)."""
+    fig, (ax_rt, ax_cal) = plt.subplots(1, 2, figsize=(9, 3.4))
+    colours = {"euler": "tab:red", "heun": "tab:blue", "dopri5": "tab:green"}
+    for score, rows in sweeps.items():
+        style = "-" if score == "trained" else "--"
+        for method, colour in colours.items():
+            picked = sorted((r for r in rows[1:] if r["method"] == method),
+                            key=lambda r: r["nfe"])
+            nfe = [r["nfe"] for r in picked]
+            ax_rt.loglog(nfe, [r["roundtrip_relative_mse"] for r in picked], style, marker="o",
+                         ms=3, color=colour, label=f"{method}, {score} score")
+            ax_cal.semilogx(nfe, [r["calibration_change_vs_most_accurate_pp"] for r in picked],
+                            style, marker="o", ms=3, color=colour)
+        ref = rows[0]
+        ax_rt.loglog(ref["nfe"], ref["roundtrip_relative_mse"], "*", ms=10, color="black")
+        ax_cal.semilogx(ref["nfe"], ref["calibration_change_vs_most_accurate_pp"], "*", ms=10,
+                        color="black")
+    ax_rt.set(title=f"{label}: round trip", xlabel="NFE (inflation + generation)",
+              ylabel="relative MSE")
+    ax_cal.set(title="coverage change the solver causes", xlabel="NFE",
+               ylabel="max |mass in ball - most accurate| (pp)")
+    ax_rt.legend(frameon=False, fontsize=6, ncol=2)
+    fig.tight_layout()
+    save_pdf(fig, path, metadata)

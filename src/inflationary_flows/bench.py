@@ -16,9 +16,9 @@ import torch
 from .basis import EigenBasis
 from .datasets import make_toy
 from .denoisers import MixtureDenoiser
-from .flow import InflationaryFlow, SolverConfig
 from .pca import fit_pca
 from .schedules import make_schedule
+from .solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
 
 
 def machine() -> dict:
@@ -85,25 +85,6 @@ def bench_exact_score(n_points: int, dim: int, n_queries: int = 1000, seed: int 
             "max_relative_difference": rel, "gflops_ours": flops / t_ours / 1e9}
 
 
-@torch.no_grad()
-def roundtrip_sweep(flow: InflationaryFlow, x: torch.Tensor, settings: list[dict]) -> list[dict]:
-    rows = []
-    for s in settings:
-        res = flow.roundtrip(x, **s)
-        err = float(((res.value - x) ** 2).mean() / x.var(0).mean())
-        rows.append({**s, "nfe": res.nfe, "roundtrip_relative_mse": err})
-    return rows
-
-
-def solver_settings(t_span: float) -> list[dict]:
-    settings = [{"method": "euler", "steps": int(round(t_span / 1e-2))}]  # the reference
-    settings += [{"method": "euler", "steps": n} for n in (250, 500, 3000)]
-    settings += [{"method": "heun", "steps": n} for n in (32, 64, 128, 256, 512)]
-    settings += [{"method": "dopri5", "rtol": r, "atol": r} for r in (1e-3, 1e-4, 1e-5, 1e-6,
-                                                                      1e-7, 1e-8)]
-    return settings
-
-
 def nfe_to_reach(rows: list[dict], method: str, target: float) -> int | None:
     ok = [r["nfe"] for r in rows if r["method"] == method and r["roundtrip_relative_mse"] <= target]
     return min(ok) if ok else None
@@ -127,12 +108,9 @@ def summarise_solvers(rows: list[dict], t_span: float, default: dict) -> dict:
 
 def bench_solvers_exact(n_points: int = 2000, n_queries: int = 500, seed: int = 0) -> dict:
     data = make_toy("circles", n_points, n_queries, seed)
-    pca = fit_pca(data.train)
-    sched = make_schedule("prp", "reference", torch.tensor(pca.eigenvalues))
-    basis = EigenBasis(torch.tensor(pca.eigenvectors), torch.tensor(pca.mean))
-    mix = MixtureDenoiser(sched, basis.to_eigen(torch.tensor(data.train)))
-    flow = InflationaryFlow(mix, basis, SolverConfig(t_min=0.0, t_max=15.0))
-    rows = roundtrip_sweep(flow, torch.tensor(data.test), solver_settings(15.0))
+    spec = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.0, "t_max": 15.0}
+    flow = exact_score_flow(torch.tensor(data.train), spec)
+    rows = accuracy_sweep(flow, torch.tensor(data.test), solver_settings(15.0))
     return {"score": "exact (empirical mixture, circles)", "rows": rows,
             "summary": summarise_solvers(rows, 15.0, {"method": "dopri5", "rtol": 1e-6})}
 
@@ -146,7 +124,7 @@ def bench_solvers_trained(weights: str, spec: str, data_path: str, n_queries: in
     flow = flow_for(model, meta["spec"], {})
     x = torch.as_tensor(read_dataset(data_path, ["test"])[0]["test"][:n_queries])
     span = sched["t_max"] - sched["t_min"]
-    rows = roundtrip_sweep(flow, x, solver_settings(span))
+    rows = accuracy_sweep(flow, x, solver_settings(span))
     return {"score": f"trained ({Path(weights).stem})", "rows": rows,
             "summary": summarise_solvers(rows, span, {"method": "dopri5", "rtol": 1e-6})}
 

@@ -29,6 +29,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "duality": ("duality", "Figure 1: SDE, Fokker-Planck and pfODE on a 1-D mixture"),
     "coverage": ("coverage", "coverage of credible regions through a trained flow"),
     "coverage-report": ("coverage_report", "supp_coverage.pdf from the coverage runs"),
+    "solver-accuracy": ("solver_accuracy", "error against NFE per solver (supp_solvers.pdf)"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -172,6 +172,10 @@ def _check_toys(config: dict[str, Any]) -> None:
             if name not in models:
                 raise ConfigError(f"config key 'calibration.{analysis}.models': '{name}' is not "
                                   f"a model (allowed: {', '.join(sorted(models))})")
+    solver_model = config["calibration"]["solvers"]["model"]
+    if solver_model and solver_model not in models:
+        raise ConfigError(f"config key 'calibration.solvers.model': '{solver_model}' is not a "
+                          f"model (allowed: {', '.join(sorted(models))})")
     for name in config["calibration"]["coverage"]["models"]:
         dim = dataset_dim(config, name.rsplit("_", 1)[0])
         if dim not in (2, 3):

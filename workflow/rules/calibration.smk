@@ -199,3 +199,37 @@ rule coverage_report:
     shell:
         "python -m inflationary_flows coverage-report --coverage {input.coverage} "
         "--metrics {input.metrics} --output {output} > {log} 2>&1"
+
+
+rule solver_accuracy:
+    """Round-trip and calibration error against NFE per solver, trained and exact score."""
+    input:
+        weights=f"results/models/toys/{SOLVER_MODEL}.pt",
+        spec=f"results/models/toys/{SOLVER_MODEL}.json",
+        data=f"results/data/{model_dataset(SOLVER_MODEL)}.h5",
+        code=code("solver_accuracy"),
+    output:
+        figure=report(
+            "results/figures/supp_solvers.pdf",
+            caption="../report/supp_solvers.rst",
+            category="Figures",
+        ),
+        metrics="results/metrics/solver_accuracy.json",
+    log:
+        "logs/solver_accuracy.log",
+    benchmark:
+        "benchmarks/solver_accuracy.tsv"
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    conda:
+        env("torch")
+    params:
+        atoms=config["calibration"]["solvers"]["atoms"],
+        bandwidth=config["calibration"]["solvers"]["bandwidth"],
+        points=config["calibration"]["solvers"]["points"],
+    shell:
+        "python -m inflationary_flows solver-accuracy --model {input.weights} --data {input.data} "
+        "--atoms {params.atoms} --bandwidth {params.bandwidth} --points {params.points} "
+        "--threads {threads} "
+        "--output-figure {output.figure} --output-metrics {output.metrics} > {log} 2>&1"

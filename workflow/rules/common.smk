@@ -31,6 +31,7 @@ FIGURES = toy_figures(config)
 POSTERIOR_MODELS = config["calibration"]["posterior"]["models"]
 PR_DATASETS = config["calibration"]["pr_over_time"]["datasets"]
 COVERAGE_MODELS = config["calibration"]["coverage"]["models"]
+SOLVER_MODEL = config["calibration"]["solvers"]["model"]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -160,6 +161,8 @@ def calibration_targets():
         targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
     if PR_DATASETS:
         targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
+    if SOLVER_MODEL:
+        targets += ["results/figures/supp_solvers.pdf", "results/metrics/solver_accuracy.json"]
     if COVERAGE_MODELS:
         targets += ["results/figures/supp_coverage.pdf"]
         targets += expand("results/metrics/coverage_{model}.json", model=COVERAGE_MODELS)
