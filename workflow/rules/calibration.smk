@@ -4,15 +4,17 @@ rule duality:
         code=code("duality"),
     output:
         figure=report(
-            "results/figures/fig1.pdf", caption="../report/fig1.rst", category="Figures"
+            "results/figures/fig1.pdf",
+            caption="../report/fig1.rst",
+            category="Figures",
         ),
         metrics="results/metrics/duality.json",
     log:
         "logs/duality.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     params:
         solver=json_arg(config["toys"]["solver"]),
         seed=derived_seed("duality"),
@@ -33,11 +35,11 @@ rule posterior:
         "logs/posterior/{model}.log",
     benchmark:
         "benchmarks/posterior/{model}.tsv"
+    conda:
+        env("torch")
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
-    conda:
-        env("torch")
     params:
         solver=json_arg(config["toys"]["solver"]),
         seed=lambda w: derived_seed("posterior", w.model),
@@ -59,15 +61,17 @@ rule posterior_report:
         code=code("posterior_report"),
     output:
         figure=report(
-            "results/figures/fig4.pdf", caption="../report/fig4.rst", category="Figures"
+            "results/figures/fig4.pdf",
+            caption="../report/fig4.rst",
+            category="Figures",
         ),
         metrics="results/metrics/hmc_calibration.json",
     log:
         "logs/posterior_report.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     params:
         labels=" ".join(POSTERIOR_MODELS),
     shell:
@@ -83,18 +87,20 @@ rule pr_over_time:
         code=code("pr_over_time"),
     output:
         figure=report(
-            "results/figures/supp_pr.pdf", caption="../report/supp_pr.rst", category="Figures"
+            "results/figures/supp_pr.pdf",
+            caption="../report/supp_pr.rst",
+            category="Figures",
         ),
         metrics="results/metrics/pr_over_time.json",
     log:
         "logs/pr_over_time.log",
     benchmark:
         "benchmarks/pr_over_time.tsv"
+    conda:
+        env("torch")
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
-    conda:
-        env("torch")
     params:
         labels=" ".join(PR_DATASETS),
         schedules=json_arg(
@@ -132,10 +138,10 @@ rule residuals:
         metrics="results/metrics/residuals.json",
     log:
         "logs/residuals.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     params:
         labels=" ".join(TOY_MODELS),
         points=config["calibration"]["residuals"]["points"],
@@ -160,11 +166,11 @@ rule coverage:
         "logs/coverage/{model}.log",
     benchmark:
         "benchmarks/coverage/{model}.tsv"
+    conda:
+        env("torch")
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
-    conda:
-        env("torch")
     params:
         solver=json_arg(config["toys"]["solver"]),
         seed=lambda w: derived_seed("coverage", w.model),
@@ -192,10 +198,10 @@ rule coverage_report:
         ),
     log:
         "logs/coverage_report.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     shell:
         "python -m inflationary_flows coverage-report --coverage {input.coverage} "
         "--metrics {input.metrics} --output {output} > {log} 2>&1"
@@ -219,11 +225,11 @@ rule solver_accuracy:
         "logs/solver_accuracy.log",
     benchmark:
         "benchmarks/solver_accuracy.tsv"
+    conda:
+        env("torch")
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
-    conda:
-        env("torch")
     params:
         atoms=config["calibration"]["solvers"]["atoms"],
         bandwidth=config["calibration"]["solvers"]["bandwidth"],

@@ -55,8 +55,10 @@ def launcher(section, gpus):
 def slurm_resources(gpus=0):
     """sbatch partition and account of a job, from the config's slurm section (if set)."""
     slurm = config["slurm"]
-    found = {"slurm_partition": (gpus and slurm["gpu_partition"]) or slurm["partition"],
-             "slurm_account": slurm["account"]}
+    found = {
+        "slurm_partition": (gpus and slurm["gpu_partition"]) or slurm["partition"],
+        "slurm_account": slurm["account"],
+    }
     return {key: value for key, value in found.items() if value}
 
 
@@ -162,12 +164,20 @@ def calibration_targets():
     if PR_DATASETS:
         targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
     if SOLVER_MODEL:
-        targets += ["results/figures/supp_solvers.pdf", "results/metrics/solver_accuracy.json"]
+        targets += [
+            "results/figures/supp_solvers.pdf",
+            "results/metrics/solver_accuracy.json",
+        ]
     if COVERAGE_MODELS:
         targets += ["results/figures/supp_coverage.pdf"]
-        targets += expand("results/metrics/coverage_{model}.json", model=COVERAGE_MODELS)
+        targets += expand(
+            "results/metrics/coverage_{model}.json", model=COVERAGE_MODELS
+        )
     if config["calibration"]["residuals"]["enabled"] and TOY_MODELS:
-        targets += ["results/figures/supp_residuals.pdf", "results/metrics/residuals.json"]
+        targets += [
+            "results/figures/supp_residuals.pdf",
+            "results/metrics/residuals.json",
+        ]
     return targets
 
 

@@ -7,10 +7,10 @@ rule dataset:
         "results/data/{dataset}.h5",
     log:
         "logs/dataset/{dataset}.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("data")
+    resources:
+        **slurm_resources(),
     params:
         args=dataset_args,
         seed=config["seed"],

@@ -9,10 +9,10 @@ rule pca:
         "logs/pca/{dataset}.log",
     benchmark:
         "benchmarks/pca/{dataset}.tsv"
-    resources:
-        **slurm_resources(),
     conda:
         env("data")
+    resources:
+        **slurm_resources(),
     params:
         batch_size=config["pca"]["batch_size"],
     shell:
@@ -33,10 +33,9 @@ rule participation_ratio_table:
         ),
     log:
         "logs/tables/participation_ratio.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("data")
+    resources:
+        **slurm_resources(),
     shell:
         "python -m inflationary_flows pr-table --pca {input.pca} --output {output} > {log} 2>&1"
-

@@ -11,10 +11,10 @@ rule provenance_table:
         ),
     log:
         "logs/tables/provenance.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     shell:
         "python -m inflationary_flows provenance-table --outputs {input.outputs} "
         "--output {output} > {log} 2>&1"

@@ -15,8 +15,8 @@ rule train_toy:
         env("torch")
     threads: config["toys"]["threads"]
     resources:
-        gpu=config["toys"]["gpu"],
         **slurm_resources(config["toys"]["gpu"]),
+        gpu=config["toys"]["gpu"],
     params:
         spec=lambda w: model_spec(w.schedule, config["toys"]["network"]),
         training=json_arg(config["toys"]["training"]),
@@ -45,11 +45,11 @@ rule flow_toy:
         "logs/flow_toy/{dataset}_{schedule}.log",
     benchmark:
         "benchmarks/flow_toy/{dataset}_{schedule}.tsv"
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
     threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
     params:
         solver=json_arg(config["toys"]["solver"]),
         seed=lambda w: derived_seed("flow", w.dataset, w.schedule),
@@ -75,10 +75,10 @@ rule metrics_toy:
         "results/metrics/toys/{dataset}_{schedule}.json",
     log:
         "logs/metrics_toy/{dataset}_{schedule}.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     shell:
         "python -m inflationary_flows metrics --flow {input.flow} --data {input.data} "
         "--name {wildcards.dataset}_{wildcards.schedule} --output {output} > {log} 2>&1"
@@ -97,10 +97,10 @@ rule toy_figure:
         ),
     log:
         "logs/figure/{figure}.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     params:
         labels=lambda w: " ".join(
             config["toys"]["models"][config["toys"]["figures"][w.figure]]
@@ -130,10 +130,10 @@ rule toy_animation:
         ),
     log:
         "logs/animation/{model}.log",
-    resources:
-        **slurm_resources(),
     conda:
         env("torch")
+    resources:
+        **slurm_resources(),
     shell:
         "python -m inflationary_flows animate --flow {input.flow} --label {wildcards.model} "
         "--output-inflation {output.inflation} --output-generation {output.generation} "
