@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from .spec import resolve_dims_to_keep
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
@@ -196,14 +198,6 @@ def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
     if spec["form"] == "main" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
         raise ConfigError(f"config key '{key}': 'orig' rates for d = {keep}, D = {dim} are "
                           "negative in the main-text form (allowed: d <= D/2)")
-
-
-def resolve_dims_to_keep(spec: Mapping[str, Any], dim: int) -> int | None:
-    """``dims_to_keep`` of a PRR schedule spec; negative values count from D (-1: D - 1)."""
-    if spec["kind"] != "prr":
-        return None
-    keep = int(spec["dims_to_keep"])
-    return dim + keep if keep < 0 else keep
 
 
 def training_processes(section: Mapping[str, Any], gpus: int) -> int:

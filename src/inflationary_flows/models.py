@@ -13,12 +13,12 @@ from typing import Any
 import torch
 
 from .basis import EigenBasis
-from .config import resolve_dims_to_keep
 from .flow import InflationaryFlow, SolverConfig
 from .io import atomic_path, read_json, write_json
 from .networks import build_backbone
 from .preconditioning import IFPreconditioner
 from .schedules import Schedule, make_schedule
+from .spec import resolve_dims_to_keep
 
 
 def schedule_from_spec(spec: dict[str, Any], eigenvalues: torch.Tensor) -> Schedule:

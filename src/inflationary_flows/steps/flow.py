@@ -12,11 +12,11 @@ import json
 import numpy as np
 import torch
 
-from ..config import resolve_dims_to_keep
 from ..datasets import read_dataset
 from ..io import write_h5
 from ..models import flow_for, load_model
 from ..provenance import provenance
+from ..spec import resolve_dims_to_keep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
