@@ -142,3 +142,18 @@ def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
     assert errors[0] > errors[1] > errors[2] and rows[3]["roundtrip_relative_mse"] < 1e-12
     assert [r["nfe"] for r in rows[:3]] == [4 * 16, 4 * 32, 4 * 64]  # Heun: 2 per step, 2 ways
     assert rows[3]["calibration_change_vs_most_accurate_pp"] == 0
+
+
+def test_kernel_density_denoiser_equals_the_general_mixture():
+    from inflationary_flows.denoisers import MixtureDenoiser
+    from inflationary_flows.solver_accuracy import KernelDensityDenoiser
+
+    schedule = make_schedule("prp", "reference", torch.tensor([2.0, 0.5], dtype=torch.float64))
+    g = torch.Generator().manual_seed(5)
+    points = torch.randn(50, 2, generator=g, dtype=torch.float64)
+    general = MixtureDenoiser(schedule, points, torch.full_like(points, 0.09))
+    fast = KernelDensityDenoiser(schedule, points, 0.3)
+    u = 3 * torch.randn(40, 2, generator=g, dtype=torch.float64)
+    for t in (0.0, 3.0, 9.0):
+        tt = torch.full((40,), t, dtype=torch.float64)
+        torch.testing.assert_close(fast(u, tt), general(u, tt), rtol=1e-10, atol=1e-12)

@@ -66,21 +66,29 @@ def pr_figure(results: dict[str, dict[str, dict]], path: str | os.PathLike,
 
 
 def residual_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-                    path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Heatmaps of R(t1, t2), one column per model: the residual D - u_0 (top) and the
-    network's deviation from the exact empirical denoiser (bottom)."""
-    fig, axes = plt.subplots(2, len(panels), figsize=(2.4 * len(panels), 5.0), squeeze=False)
+                    path: str | os.PathLike, metadata: dict | None = None,
+                    per_row: int = 5) -> None:
+    """Heatmaps of R(t1, t2), ``per_row`` models across: for each model the residual
+    D - u_0 (upper of a pair of rows) and the network's deviation from the exact empirical
+    denoiser (lower)."""
+    cols = min(per_row, len(panels))
+    groups = -(-len(panels) // cols)
+    fig, axes = plt.subplots(2 * groups, cols, figsize=(2.4 * cols, 2.5 * 2 * groups),
+                             squeeze=False)
     image = None
-    for col, (label, times, residual, error) in enumerate(panels):
+    for i, (label, times, residual, error) in enumerate(panels):
         span = (times[0], times[-1], times[-1], times[0])
         for row, (R, what) in enumerate(((residual, "$D - u_0$"), (error, "$D - D_{exact}$"))):
-            ax = axes[row, col]
+            ax = axes[2 * (i // cols) + row, i % cols]
             image = ax.imshow(R, vmin=-1, vmax=1, cmap="RdBu_r", extent=span)
             ax.set(title=f"{label}: {what}", xlabel="$t_2$", ylabel="$t_1$")
             ax.title.set_fontsize(8)
+    for i in range(len(panels), groups * cols):
+        for row in (0, 1):
+            axes[2 * (i // cols) + row, i % cols].axis("off")
     fig.tight_layout()
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="R($t_1$, $t_2$)")
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.5, label="R($t_1$, $t_2$)")
     save_pdf(fig, path, metadata)
 
 
