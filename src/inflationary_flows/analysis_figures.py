@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import matplotlib.ticker
 import numpy as np
 
 from .figures import plt, save_pdf
@@ -181,5 +182,7 @@ def solver_figure(sweeps: dict[str, list[dict]], label: str, path: str | os.Path
     ax_cal.set(title="coverage change the solver causes", xlabel="NFE",
                ylabel="max |mass in ball - most accurate| (pp)")
     ax_rt.legend(frameon=False, fontsize=6, ncol=2)
+    for ax in (ax_rt, ax_cal):  # decades only: minor labels on a short log axis collide
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     save_pdf(fig, path, metadata)
