@@ -124,8 +124,13 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """The provenance record of any output this package writes, by its format."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".h5":
-        return read_h5(path, _h5_kind(path))[1]["provenance"]
+    if suffix == ".h5":  # the attribute alone: the arrays can be hundreds of MB
+        try:
+            with h5py.File(path, "r") as f:
+                _check_version(path, f.attrs.get("format_version"))
+                return json.loads(f.attrs["provenance"])
+        except (OSError, KeyError) as err:
+            raise FormatError(f"{path}: no readable provenance attribute ({err})") from err
     if suffix == ".json":
         return read_json(path)["provenance"]
     if suffix == ".csv":
@@ -142,11 +147,6 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
         if comment:
             return json.loads(comment)
     raise FormatError(f"{path}: carries no provenance record")
-
-
-def _h5_kind(path: Path) -> str:
-    with h5py.File(path, "r") as f:
-        return str(f.attrs.get("kind"))
 
 
 def pdf_keywords(path: str | os.PathLike) -> str:

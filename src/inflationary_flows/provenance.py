@@ -63,3 +63,8 @@ def provenance(step: str, params: dict[str, Any]) -> dict[str, Any]:
         "libraries": library_versions(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def step_provenance(step: str, args: Any) -> dict[str, Any]:
+    """:func:`provenance` of a command-line step: its arguments, less the output paths."""
+    return provenance(step, {k: v for k, v in vars(args).items() if not k.startswith("output")})

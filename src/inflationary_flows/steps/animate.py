@@ -6,7 +6,7 @@ import argparse
 
 from ..figures import flow_animation, panels_from_flow
 from ..io import read_h5
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     row = panels_from_flow(args.label, read_h5(args.flow, "flow")[0])
-    meta = provenance("animate", {"flow": args.flow, "label": args.label})
+    meta = step_provenance("animate", args)
     flow_animation(row, args.output_inflation, "inflation", metadata=meta)
     flow_animation(row, args.output_generation, "generation", metadata=meta)

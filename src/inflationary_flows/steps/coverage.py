@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
 
 from ..coverage import coverage_through_flow
 from ..io import write_json
-from ..models import flow_for, load_model
-from ..provenance import provenance
+from ..provenance import step_provenance
+from .common import add_model_arguments, load_flow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--model-spec", required=True)
-    parser.add_argument("--solver", required=True, help="SolverConfig fields as JSON")
+    add_model_arguments(parser)
     parser.add_argument("--seeds", type=int, default=3, help="repetitions with fresh samples")
     parser.add_argument("--n-test", type=int, default=20000, help="latent test points")
     parser.add_argument("--n-boundary", type=int, default=200, help="boundary points per radius")
@@ -29,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    model, meta = load_model(args.model, args.model_spec)
-    flow = flow_for(model, meta["spec"], json.loads(args.solver))
+    _, meta, flow = load_flow(args)
     runs = [coverage_through_flow(flow, args.n_test, args.n_boundary, args.seed + k)
             for k in range(args.seeds)]
     out = {"radii": runs[0]["radii"], "chi2_mass": runs[0]["chi2_mass"], "seeds": args.seeds}
@@ -49,6 +45,5 @@ def run(args: argparse.Namespace) -> None:
         print(f"{stage}: coverage minus initial (pp) {np.round(gap, 2).tolist()}", flush=True)
     out["initial_minus_chi2_pp"] = 100 * (out["initial"]["mean"] - out["chi2_mass"])
     out["boundary_roundtrip_max_error"] = max(r["boundary_roundtrip_max_error"] for r in runs)
-    params = {k: v for k, v in vars(args).items() if k != "output"}
     write_json(args.output, {"kind": "coverage", "dim": int(flow.latent_variance().shape[0]),
-                             **out, "provenance": provenance("coverage", params)})
+                             **out, "provenance": step_provenance("coverage", args)})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..analysis_figures import coverage_figure
 from ..io import read_json
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> None:
         run_ = read_json(path, "coverage")
         runs[Path(run_["provenance"]["params"]["model"]).stem] = run_
     held_out = {m["model"]: m for m in (read_json(p, "toy_metrics") for p in args.metrics)}
-    meta = provenance("coverage-report", {"coverage": args.coverage, "metrics": args.metrics})
+    meta = step_provenance("coverage-report", args)
     coverage_figure(runs, held_out, args.output, meta)

@@ -11,7 +11,7 @@ import torch
 from ..analysis_figures import duality_figure
 from ..duality import FIGURE1_MIXTURE, Duality
 from ..io import write_json
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"t = {row['t']:.2f}: KS distance to p_t, SDE {row['ks_sde']:.4f}, "
               f"pfODE {row['ks_ode']:.4f}", flush=True)
     grid = torch.linspace(-3.5, 3.5, 281, dtype=torch.float64)
-    meta = provenance("duality", {k: v for k, v in vars(args).items()
-                                  if not k.startswith("output")})
+    meta = step_provenance("duality", args)
     duality_figure(times.numpy(), grid.numpy(), duality.marginal_density(times, grid).numpy(),
                    sde[:, : args.paths].numpy(), ode[:, : args.paths].numpy(),
                    args.output_figure, meta)

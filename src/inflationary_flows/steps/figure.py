@@ -6,7 +6,7 @@ import argparse
 
 from ..figures import panels_from_flow, toy_flow_figure
 from ..io import read_h5
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"{len(args.flows)} flows but {len(args.labels)} labels")
     rows = [panels_from_flow(label, read_h5(path, "flow")[0])
             for path, label in zip(args.flows, args.labels, strict=True)]
-    meta = provenance("figure", {k: v for k, v in vars(args).items() if k != "output"})
+    meta = step_provenance("figure", args)
     toy_flow_figure(rows, args.output, args.title, args.snapshots, meta)
     print(f"{len(rows)} rows -> {args.output}")

@@ -7,16 +7,15 @@ smaller set of trajectories, recorded at ``--frames`` times, serves the figures.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
 
 from ..datasets import read_dataset
 from ..io import write_h5
-from ..models import flow_for, load_model
-from ..provenance import provenance
+from ..provenance import step_provenance
 from ..spec import resolve_dims_to_keep
+from .common import load_flow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @torch.no_grad()
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    model, meta = load_model(args.model, args.model_spec)
+    model, meta, flow = load_flow(args)
     spec = meta["spec"]
-    flow = flow_for(model, spec, json.loads(args.solver))
     data, _ = read_dataset(args.data, ["test"])
     test = torch.as_tensor(data["test"], dtype=torch.float64)
     if test.shape[0] < args.n_eval:
@@ -80,5 +78,4 @@ def run(args: argparse.Namespace) -> None:
              "dims_to_keep": keep, "solver": flow.solver.__dict__,
              "nfe": {"inflation": up.nfe, "roundtrip_generation": back.nfe,
                      "generation": samples.nfe}}
-    params = {k: v for k, v in vars(args).items() if k != "output"}
-    write_h5(args.output, "flow", arrays, attrs, provenance("flow", params))
+    write_h5(args.output, "flow", arrays, attrs, step_provenance("flow", args))

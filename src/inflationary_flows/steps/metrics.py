@@ -9,7 +9,7 @@ import torch
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..metrics import generation_quality, latent_calibration, roundtrip_error
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> None:
             "relative_error": ((measured / var[keep:]) - 1).abs().max().item(),
         }
         result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep])
-    result["provenance"] = provenance("metrics", {k: v for k, v in vars(args).items()
-                                                  if k != "output"})
+    result["provenance"] = step_provenance("metrics", args)
     write_json(args.output, result)
     cal = result["latent_calibration"]
     print(f"{args.name}: round trip {result['roundtrip_relative_mse']:.2e}, calibration max "

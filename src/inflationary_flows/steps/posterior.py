@@ -4,12 +4,10 @@ and simulation-based calibration over replicate datasets (one HDF5, kind ``poste
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
 from ..io import write_h5
-from ..models import flow_for, load_model
 from ..posterior import (
     figure4_mixture,
     interval_coverage,
@@ -17,16 +15,15 @@ from ..posterior import (
     sample_weight_posterior,
     sbc_ranks,
 )
-from ..provenance import provenance
+from ..provenance import step_provenance
+from .common import add_model_arguments, load_flow
 
 FIGURE4_WEIGHTS = [0.5, 0.25, 0.25]  # paper section 2.2
 N_RANKS = 100
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--model-spec", required=True)
-    parser.add_argument("--solver", required=True, help="SolverConfig fields as JSON")
+    add_model_arguments(parser)
     parser.add_argument("--n-points", type=int, default=1000, help="Figure 4's dataset size")
     parser.add_argument("--replicates", type=int, default=100, help="SBC datasets")
     parser.add_argument("--n-per-replicate", type=int, default=200)
@@ -39,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    model, meta = load_model(args.model, args.model_spec)
-    flow = flow_for(model, meta["spec"], json.loads(args.solver))
+    _, meta, flow = load_flow(args)
     std = flow.latent_variance().sqrt()
     mixture = figure4_mixture(std.shape[0])
     gen = torch.Generator().manual_seed(args.seed)
@@ -84,4 +80,4 @@ def run(args: argparse.Namespace) -> None:
              "latent_recovery_max_error": recovery,
              "mixture": {"means": mixture.means.tolist(), "std": mixture.std}}
     write_h5(args.output, "posterior", arrays, attrs,
-             provenance("posterior", {k: v for k, v in vars(args).items() if k != "output"}))
+             step_provenance("posterior", args))

@@ -6,7 +6,7 @@ import argparse
 
 from ..analysis_figures import posterior_figure
 from ..io import read_h5, write_json
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> None:
             "interval_coverage": attrs["interval_coverage"],
             "latent_recovery_max_error": attrs["latent_recovery_max_error"],
         }
-    meta = provenance("posterior-report", {k: v for k, v in vars(args).items()
-                                           if not k.startswith("output")})
+    meta = step_provenance("posterior-report", args)
     posterior_figure(rows, args.output_figure, meta)
     write_json(args.output_metrics, {"kind": "hmc_calibration", "alpha": args.alpha,
                                      "models": summary, "provenance": meta})

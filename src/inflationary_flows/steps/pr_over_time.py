@@ -13,7 +13,7 @@ from ..analysis_figures import pr_figure
 from ..datasets import read_dataset
 from ..dimensionality import pr_along_flow
 from ..io import write_json
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,8 +56,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"{label} {name}: PR {emp[0]:.4f} -> {emp[-1]:.4f} (closed form "
                   f"{closed[0]:.4f} -> {closed[-1]:.4f}, limit {track.limit:.4f}), "
                   f"NFE {track.nfe}", flush=True)
-    meta = provenance("pr-over-time", {k: v for k, v in vars(args).items()
-                                       if not k.startswith("output")})
+    meta = step_provenance("pr-over-time", args)
     pr_figure(results, args.output_figure, meta)
     write_json(args.output_metrics, {"kind": "pr_over_time", "datasets": results,
                                      "provenance": meta})

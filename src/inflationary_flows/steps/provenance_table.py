@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..io import read_provenance, write_csv
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,5 +30,5 @@ def run(args: argparse.Namespace) -> None:
             "snakemake": record["libraries"].get("snakemake", ""),
             "created_utc": record["created_utc"],
         })
-    write_csv(args.output, rows, provenance("provenance-table", {"outputs": args.outputs}))
+    write_csv(args.output, rows, step_provenance("provenance-table", args))
     print(f"{len(rows)} outputs -> {args.output}")

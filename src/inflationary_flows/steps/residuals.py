@@ -12,7 +12,7 @@ from ..datasets import read_dataset
 from ..denoisers import MixtureDenoiser
 from ..io import write_json
 from ..models import load_model
-from ..provenance import provenance
+from ..provenance import step_provenance
 from ..residuals import residual_correlation
 
 
@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> None:
               f"(residual), {row['error_vs_exact']['mean_abs_offdiagonal']:.3f} (error vs the "
               f"exact denoiser); adjacent times {row['residual']['mean_abs_adjacent']:.3f}, "
               f"{row['error_vs_exact']['mean_abs_adjacent']:.3f}", flush=True)
-    meta = provenance("residuals", {k: v for k, v in vars(args).items()
-                                    if not k.startswith("output")})
+    meta = step_provenance("residuals", args)
     residual_figure(panels, args.output_figure, meta)
     write_json(args.output_metrics, {"kind": "residual_correlation",
                                      "normalisation": "cov(t1, t2) / (sd(t1) sd(t2))",

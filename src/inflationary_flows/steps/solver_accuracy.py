@@ -13,7 +13,7 @@ from ..analysis_figures import solver_figure
 from ..datasets import read_dataset
 from ..io import write_json
 from ..models import flow_for, load_model
-from ..provenance import provenance
+from ..provenance import step_provenance
 from ..solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
 
 
@@ -49,8 +49,7 @@ def run(args: argparse.Namespace) -> None:
                   f"{row['roundtrip_relative_mse']:.2e}, calibration gap "
                   f"{row['calibration_max_error_pp']:.2f} pp (solver's share "
                   f"{row['calibration_change_vs_most_accurate_pp']:.2f} pp)", flush=True)
-    meta_out = provenance("solver-accuracy", {k: v for k, v in vars(args).items()
-                                              if not k.startswith("output")})
+    meta_out = step_provenance("solver-accuracy", args)
     label = args.model.rsplit("/", 1)[-1].removesuffix(".pt")
     solver_figure(sweeps, label, args.output_figure, meta_out)
     write_json(args.output_metrics, {"kind": "solver_accuracy", "model": label,

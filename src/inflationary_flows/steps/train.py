@@ -17,7 +17,7 @@ from .. import distributed
 from ..datasets import read_dataset
 from ..io import read_h5
 from ..models import build_model, save_model
-from ..provenance import provenance
+from ..provenance import step_provenance
 from ..training import TrainConfig, Trainer, loss_by_time_band
 
 
@@ -80,6 +80,5 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     extra = {"training": {"config": cfg.__dict__, "history": trainer.history,
                           "loss_by_time_band": bands, "device": str(device),
                           "processes": procs.world_size},
-             "provenance": provenance("train", {k: v for k, v in vars(args).items()
-                                                if k not in ("output", "output_spec")})}
+             "provenance": step_provenance("train", args)}
     save_model(args.output, args.output_spec, ema, spec, extra)
