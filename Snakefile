@@ -1,5 +1,6 @@
 # Inflationary flows (de Albuquerque & Pearson, NeurIPS 2024), reproduced.
 # The DAG only: every rule calls `python -m inflationary_flows <step>`; the science is in src/.
+import re
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -16,14 +17,18 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "none",
-    schedule="|".join(SCHEDULES) or "none",
+    family="toys|images",
+    # toy schedule names, or image variants (prp, prr<d>, prr<d>-ig<IG>)
+    schedule="|".join(map(re.escape, [*SCHEDULES, *IMAGE_VARIANTS])) or "none",
     model="|".join(TOY_MODELS) or "none",
     figure="|".join(FIGURES) or "none",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/toys.smk"
+include: "workflow/rules/images.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/report.smk"
 

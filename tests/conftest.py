@@ -27,7 +27,8 @@ def _float64():
 
 def snakemake(workdir: Path, *args: str, config: dict | Path | None = None,
               check: bool = True, snakefile: Path = REPO / "Snakefile",
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+              env: dict[str, str] | None = None,
+              extra_configs: list[Path] = ()) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile for real in ``workdir``; return the finished process."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
@@ -37,7 +38,7 @@ def snakemake(workdir: Path, *args: str, config: dict | Path | None = None,
             path = workdir / "test_config.yaml"
             path.write_text(yaml.safe_dump(config))
             config = path
-        cmd += ["--configfile", str(config)]
+        cmd += ["--configfile", str(config), *map(str, extra_configs)]
     # --configfile takes several values: it goes last so that targets are not read as files
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
                           env={**os.environ, **(env or {})})

@@ -19,3 +19,27 @@ def test_solver_summary_picks_reference_and_thresholds():
     assert s["default_nfe_over_reference"] == 0.1
     assert s["nfe_to_reach"]["1e-06"] == {"euler": None, "heun": 256, "dopri5": 300}
     assert nfe_to_reach(rows, "euler", 1e-4) == 3000
+
+
+def test_workflow_times_reads_nested_benchmark_files(tmp_path):
+    from inflationary_flows.bench import workflow_times
+
+    for rel, seconds in (("train/toys/circles_prp.tsv", 12.5), ("pca/circles.tsv", 0.5)):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\n{seconds}\t0:00:01\n")
+    assert workflow_times(str(tmp_path)) == {"train/toys/circles_prp": 12.5, "pca/circles": 0.5}
+
+
+def test_generation_sweep_compares_the_same_latents_against_the_tightest_solve(tiny_run):
+    from inflationary_flows.bench import bench_generation
+
+    stem = tiny_run / "results/models/toys/circles_prp"
+    result = bench_generation(f"{stem}.pt", f"{stem}.json",
+                              str(tiny_run / "results/data/circles.h5"), n=40)
+    rows = result["rows"]
+    assert rows[-1]["sample_error"] == 0.0 and rows[0]["method"] == "euler"
+    assert all(r["nfe"] > 0 and r["energy_distance"] > -1e-9 for r in rows)
+    # a finer Euler grid is closer to the tight solution
+    euler = [r for r in rows if r["method"] == "euler" and r["steps"] in (250, 3000)]
+    assert euler[1]["sample_error"] < euler[0]["sample_error"]

@@ -103,6 +103,23 @@ def test_cross_key_rules():
         ("toys.n_eval", 6000, "'toys.n_eval'.*data.n_test >= 12000"),
         ("toys.processes", 3, "'toys.training.batch_size'.*split over 3 training processes"),
         ("toys.gpu", 3, "'toys.training.batch_size'.*split over 3 training processes"),
+        ("images.datasets", ["cifar10"], "'images.datasets'.*'cifar10' is not an image set"),
+        ("images.datasets", ["moons"], "'images.datasets'.*'moons' is not an image set"),
+        ("images.dims_to_keep", [64], "'images.dims_to_keep'.*d = 64 for 'digits'"),
+        ("images.ig_sweep", {"dims_to_keep": 70, "inflation_gaps": [1.1]},
+         "'images.ig_sweep.dims_to_keep'.*d = 70"),
+        ("images.figure", {"dims_to_keep": [3]}, "'images.figure.dims_to_keep'.*3 has no model"),
+        ("images.figure", {"dataset": "moons"}, "'images.figure.dataset'.*not in images"),
+        ("images.prr", {"kind": "prp", "form": "reference", "rho": 1.0, "t_max": 5.0},
+         "'images.prr.kind'.*must be 'prr'"),
+        ("images.prp", {"kind": "prp", "form": "reference", "rho": 1.0, "t_max": 100.0},
+         "'images.prp.t_max'.*overflows float32"),
+        ("images.gpu", 3, "'images.training.batch_size'.*split over 3"),
+        ("calibration.embedded", {"schedule": "nope"}, "'calibration.embedded.schedule'"),
+        ("data.embedded", {"moons_flat": {"base": "moons", "dim": 3}},
+         "'data.embedded.moons_flat'.*clashes"),
+        ("data.embedded", {"e": {"base": "s_curve", "dim": 4, "curvature": 1.0}},
+         "'data.embedded.e.curvature'.*only 2-D"),
     ]
     for key, value, message in cases:
         with pytest.raises(ConfigError, match=message):

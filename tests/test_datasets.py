@@ -4,6 +4,7 @@ import pytest
 from inflationary_flows.datasets import (
     TOY_DIMS,
     check_usable,
+    decode,
     make_digits,
     make_toy,
     random_orthonormal,
@@ -53,10 +54,13 @@ def test_embedding_is_orthonormal_and_preserves_distances():
     np.testing.assert_allclose(d_flat, d_emb, atol=1e-10)
 
 
-def test_digits_are_scaled_to_unit_interval_and_split_by_seed():
+def test_digits_are_stored_as_uint8_decoding_to_unit_interval_and_split_by_seed():
     data = make_digits(0.2, seed=0)
     assert data.train.shape[1] == 64 and len(data.train) + len(data.test) == 1797
-    assert data.train.min() == -1.0 and data.train.max() == 1.0
+    assert data.train.dtype == np.uint8 and data.image_shape == (1, 8, 8)
+    decoded = decode(data.train, data.params["encoding"])
+    assert decoded.min() == -1.0 and decoded.max() == 1.0
+    np.testing.assert_array_equal(np.unique(decoded), np.arange(17) / 8 - 1)
     assert len(data.test) == round(0.2 * 1797)
     assert set(data.train_labels) == set(range(10))
     np.testing.assert_array_equal(make_digits(0.2, 0).test, data.test)

@@ -131,7 +131,8 @@ def test_image_datasets_through_dataset_pca_and_table_rules(tmp_path):
               "pca": {"batch_size": 7},
               "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []}}
     work = tmp_path / "w"
     snakemake(work, config=config)
     data, attrs = read_dataset(work / "results/data/cifar10.h5")

@@ -26,7 +26,8 @@ KILL_CONFIG = {
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""}},
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []},
 }
 MODEL = "results/models/toys/circles_prp.pt"
 
@@ -55,7 +56,7 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
 
     snakemake(work, "--unlock", config=work / "c.yaml")
     snakemake(work, "--rerun-incomplete", MODEL, config=work / "c.yaml")
-    log = (work / "logs/train_toy/circles_prp.log").read_text()
+    log = (work / "logs/train/toys/circles_prp.log").read_text()
     assert "resumed from results/checkpoints/toys/circles_prp/last.pt at step" in log
     a = torch.load(straight / MODEL, weights_only=True)
     b = torch.load(work / MODEL, weights_only=True)
@@ -67,7 +68,8 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
            "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 
 def assert_failed_cleanly(proc, workdir, log, output, message):
@@ -108,7 +110,8 @@ def image_config(**data):
     return {"data": {"toys": [], "digits": False, **data},
             "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 
 def test_truncated_cifar_tarball_fails_the_dataset_rule_cleanly(tmp_path):

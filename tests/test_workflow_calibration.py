@@ -11,7 +11,8 @@ pytestmark = pytest.mark.workflow
 def test_figures_are_real_pdfs_with_provenance(tiny_run):
     for name, step in (("fig1", "duality"), ("fig4", "posterior-report"),
                        ("supp_pr", "pr-over-time"), ("supp_residuals", "residuals"),
-                       ("supp_coverage", "coverage-report"), ("supp_solvers", "solver-accuracy")):
+                       ("supp_coverage", "coverage-report"), ("supp_solvers", "solver-accuracy"),
+                       ("supp_embedded", "embedded")):
         path = tiny_run / f"results/figures/{name}.pdf"
         assert path.read_bytes()[:4] == b"%PDF" and path.stat().st_size > 5000, name
         assert read_provenance(path)["step"] == step
@@ -41,3 +42,15 @@ def test_coverage_and_pr_outputs(tiny_run):
     residuals = read_json(tiny_run / "results/metrics/residuals.json", "residual_correlation")
     R = np.asarray(residuals["models"]["circles_prp"]["residual"]["R"])
     np.testing.assert_allclose(np.diag(R), 1.0, atol=1e-12)
+
+
+def test_embedded_toys_keep_neighbourhoods_of_the_noiseless_sets(tiny_run):
+    result = read_json(tiny_run / "results/metrics/embedded.json", "embedded")
+    models = result["models"]
+    assert set(models) == {"circles_flat", "circles_curved", "circles_flat_noisy",
+                           "circles_curved_noisy"}
+    # at t_min a flat noiseless embedding is an isometry of the 2-D set: every neighbour kept
+    assert models["circles_flat"]["start"] == 1.0
+    assert models["circles_flat_noisy"]["noise"] > 0 and models["circles_curved"]["curvature"] > 0
+    for row in models.values():
+        assert len(row["knn_overlap"]) == 11 and row["end"] > 2 * result["chance"]

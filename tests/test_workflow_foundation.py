@@ -75,7 +75,8 @@ def test_editing_a_module_reruns_exactly_its_rules(tmp_path):
     config = {"data": {"toys": ["circles"], "digits": False, "n_train": 50, "n_test": 10},
               "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""}}}
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []}}
     snakemake(work, config=config, snakefile=copy / "Snakefile")
     proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -71,7 +71,7 @@ def test_single_target_builds_exactly_what_figure_3_needs(tmp_path):
     from conftest import TINY_CONFIG, job_counts
 
     proc = snakemake(tmp_path, "--dry-run", "results/figures/fig3.pdf", config=TINY_CONFIG)
-    assert job_counts(proc) == {"dataset": 2, "pca": 2, "train_toy": 2, "flow_toy": 2,
+    assert job_counts(proc) == {"dataset": 2, "pca": 2, "train": 2, "flow": 2,
                                 "toy_figure": 1}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.ticker
 import numpy as np
 
-from .figures import plt, save_pdf
+from .figures import plt, save_pdf, scatter_points
 
 COMPONENT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 
@@ -185,4 +185,33 @@ def solver_figure(sweeps: dict[str, list[dict]], label: str, path: str | os.Path
     for ax in (ax_rt, ax_cal):  # decades only: minor labels on a short log axis collide
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
+    save_pdf(fig, path, metadata)
+
+
+def embedded_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                    chance: float, path: str | os.PathLike, n_snapshots: int = 4,
+                    metadata: dict | None = None) -> None:
+    """Embedded toys: per model (label, times, states (R, n, 3), intrinsic colour, kNN
+    overlap per frame), inflation snapshots coloured by the points' position on the
+    original 2-D set, and the neighbour overlap with that set along inflation."""
+    fig = plt.figure(figsize=(1.6 * (n_snapshots + 1.6), 1.7 * len(rows) + 0.4))
+    grid = fig.add_gridspec(len(rows), n_snapshots + 1, wspace=0.1, hspace=0.3,
+                            width_ratios=[1] * n_snapshots + [1.6])
+    for r, (label, times, states, colour, overlap) in enumerate(rows):
+        picks = np.linspace(0, len(times) - 1, n_snapshots).round().astype(int)
+        for c, i in enumerate(picks):
+            ax = fig.add_subplot(grid[r, c], projection="3d")
+            scatter_points(ax, states[i], colour)
+            ax.set_title(f"t = {times[i]:.2f}", fontsize=7)
+            if c == 0:
+                ax.text2D(-0.2, 0.5, label, transform=ax.transAxes, rotation=90, va="center",
+                          fontsize=8)
+        ax = fig.add_subplot(grid[r, -1])
+        ax.plot(times, overlap, color="tab:blue", label="kNN kept")
+        ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
+        ax.set(ylim=(0, 1.02), xlabel="t" if r == len(rows) - 1 else None)
+        ax.set_ylabel("share of neighbours kept", fontsize=7)
+        ax.tick_params(labelsize=6)
+        if r == 0:
+            ax.legend(fontsize=6, loc="lower left")
     save_pdf(fig, path, metadata)

@@ -15,7 +15,7 @@ import torch
 
 from .basis import EigenBasis
 from .datasets import make_toy
-from .denoisers import MixtureDenoiser
+from .denoisers import BLOCK_ELEMENTS, MixtureDenoiser
 from .pca import fit_pca
 from .schedules import make_schedule
 from .solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
@@ -79,9 +79,14 @@ def bench_exact_score(n_points: int, dim: int, n_queries: int = 1000, seed: int 
     rel = ((ours - base).norm(dim=-1) / base.norm(dim=-1)).max().item()
     t_ours = timed(lambda: mix.score(u, t))
     t_base = timed(lambda: loop_score(u, C, points), repeat=3, min_time=0.0)
+    # the floor of any exact float64 kernel built on torch's exp: one exp per (query, point),
+    # on a cache-sized block as ours uses
+    block = torch.randn(max(8, BLOCK_ELEMENTS // n_points), n_points, dtype=torch.float64)
+    t_exp = timed(lambda: torch.exp(block)) * n_queries / block.shape[0]
     flops = n_queries * n_points * (6 * dim + 3)  # two logit products, weighted mean, exp
     return {"n_points": n_points, "dim": dim, "n_queries": n_queries,
             "seconds_ours": t_ours, "seconds_loop": t_base, "speedup": t_base / t_ours,
+            "seconds_exp_only": t_exp, "speedup_ceiling_exp_bound": t_base / t_exp,
             "max_relative_difference": rel, "gflops_ours": flops / t_ours / 1e9}
 
 
@@ -127,6 +132,67 @@ def bench_solvers_trained(weights: str, spec: str, data_path: str, n_queries: in
     rows = accuracy_sweep(flow, x, solver_settings(span))
     return {"score": f"trained ({Path(weights).stem})", "rows": rows,
             "summary": summarise_solvers(rows, span, {"method": "dopri5", "rtol": 1e-6})}
+
+
+@torch.no_grad()
+def bench_generation(weights: str, spec: str, data_path: str, n: int = 1000) -> dict:
+    """NFE for generation at equal sample quality: the same latents generated with each
+    solver setting, against the most accurate one (dopri5 at 1e-8): mean squared sample
+    error relative to the data variance, and the energy distance to held-out data."""
+    from .datasets import read_dataset
+    from .metrics import energy_distance
+    from .models import flow_for, load_model
+
+    model, meta = load_model(weights, spec)
+    flow = flow_for(model, meta["spec"], {})
+    test = torch.as_tensor(read_dataset(data_path, ["test"])[0]["test"])
+    z = flow.sample_prior(n, torch.Generator().manual_seed(0))
+    sched = meta["spec"]["schedule"]
+    settings = solver_settings(sched["t_max"] - sched["t_min"])
+    outputs = [(s, flow.generate(z, **s)) for s in settings]
+    best = outputs[-1][1].value
+    held_out = test[:n]
+    rows = [{**s, "nfe": out.nfe,
+             "sample_error": float(((out.value - best) ** 2).mean() / held_out.var(0).mean()),
+             "energy_distance": energy_distance(out.value, held_out)} for s, out in outputs]
+    return {"model": Path(weights).stem, "n": n, "rows": rows}
+
+
+def bench_image_backbones(batch_size: int = 64, steps: int = 3, ddpm_batch: int = 4) -> list:
+    """Training images/s on this machine for the digits MLP (eigen input), a small UNet on
+    digits (pixel input) and the paper's DDPM++-size UNet on 32x32 RGB (one batch only)."""
+    from .datasets import decode, make_digits
+    from .models import build_model
+    from .training import TrainConfig, Trainer
+
+    digits = make_digits(0.2, 0)
+    train = torch.as_tensor(decode(digits.train, digits.params["encoding"]))
+    sched = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.01, "t_max": 15.01}
+    cases = [("digits MLP (width 256, depth 4)", train,
+              {"kind": "mlp", "width": 256, "depth": 4, "time_features": 16}, "eigen", batch_size),
+             ("digits UNet (32 ch, [1, 2], 2 blocks)", train,
+              {"kind": "unet", "channels": 32, "multipliers": [1, 2], "blocks": 2,
+               "attention": [4], "image_shape": [1, 8, 8]}, "data", batch_size),
+             ("DDPM++ UNet 32x32x3 (128 ch, [2, 2, 2], 4 blocks)",
+              torch.rand(256, 3072, dtype=torch.float64) * 2 - 1,
+              {"kind": "unet", "image_shape": [3, 32, 32]}, "data", ddpm_batch)]
+    rows = []
+    for label, x, backbone, space, bs in cases:
+        pca = fit_pca(x.numpy())
+        spec = {"schedule": sched, "space": space,
+                "backbone": {**backbone, "dim": x.shape[1], "t_max": 15.01}}
+        model = build_model(spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
+        model.backbone.float()
+        trainer = Trainer(model, model.basis.to_eigen(x),
+                          TrainConfig(steps=steps + 1, batch_size=bs, reference_size=0))
+        trainer.train_step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        rows.append({"backbone": label, "batch_size": bs, "parameters": sum(
+            p.numel() for p in model.backbone.parameters()),
+            "images_per_s": steps * bs / (time.perf_counter() - start)})
+    return rows
 
 
 def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
@@ -175,14 +241,14 @@ def profile_step(u, sched, basis, batch_size: int = 1024) -> list[dict]:
 
 
 def workflow_times(benchmark_dir: str = "benchmarks") -> dict:
-    """Per-rule wall time (s) summed over Snakemake's benchmark files."""
-    totals: dict[str, float] = {}
-    for tsv in sorted(Path(benchmark_dir).glob("*/*.tsv")):
+    """Wall time (s) of every job with a Snakemake benchmark file, by rule[/family]/job."""
+    root = Path(benchmark_dir)
+    times = {}
+    for tsv in sorted(root.rglob("*.tsv")):
         lines = tsv.read_text().splitlines()
         if len(lines) > 1:
-            totals[tsv.parent.name] = totals.get(tsv.parent.name, 0.0) + float(
-                lines[1].split("\t")[0])
-    return totals
+            times[str(tsv.relative_to(root).with_suffix(""))] = float(lines[1].split("\t")[0])
+    return times
 
 
 def run_all(output_dir: str | os.PathLike, quick: bool = False, model: dict | None = None,
@@ -214,6 +280,8 @@ def run_all(output_dir: str | os.PathLike, quick: bool = False, model: dict | No
     record("solvers_exact", bench_solvers_exact(n_queries=200 if quick else 500))
     if model:
         record("solvers_trained", bench_solvers_trained(**model))
+        record("generation", bench_generation(**model, n=200 if quick else 1000))
     record("training", bench_training(steps=5 if quick else 20))
+    record("image_backbones", bench_image_backbones(steps=1 if quick else 3))
     record("workflow_seconds_per_rule", workflow_times())
     return results

@@ -14,7 +14,7 @@ from . import __version__
 
 # step name -> (module under inflationary_flows.steps, one-line description)
 STEPS: dict[str, tuple[str, str]] = {
-    "dataset": ("dataset", "generate a toy set or load digits; write train/test HDF5"),
+    "dataset": ("dataset", "generate a toy set or read an image set; write train/test HDF5"),
     "pca": ("pca", "covariance eigendecomposition (float64) and participation ratio"),
     "pr-table": ("pr_table", "collect participation ratios of several datasets into a CSV"),
     "train": ("train", "train a preconditioned denoiser (checkpoints, EMA, diagnostics)"),
@@ -30,6 +30,13 @@ STEPS: dict[str, tuple[str, str]] = {
     "coverage": ("coverage", "coverage of credible regions through a trained flow"),
     "coverage-report": ("coverage_report", "supp_coverage.pdf from the coverage runs"),
     "solver-accuracy": ("solver_accuracy", "error against NFE per solver (supp_solvers.pdf)"),
+    "embedded": ("embedded", "embedded toys: local structure along inflation (PDF, JSON)"),
+    "classifier": ("classifier", "train the digits classifier of the digits Frechet distance"),
+    "image-metrics": ("image_metrics", "image round-trip MSE (8-bit), calibration, Frechet"),
+    "fid": ("fid", "FID of generated images with torch-fidelity (local Inception weights)"),
+    "image-figure": ("image_figure", "Figure 5: generated images and round trips"),
+    "image-table": ("image_table", "Table 1 / inflation-gap sweep of the image models (CSV)"),
+    "spectra": ("spectra", "dataset eigenvalue spectra with participation ratios (PDF)"),
     "provenance-table": ("provenance_table", "collect the provenance of outputs into a CSV"),
     "bench": ("bench", "benchmark suite: exact score, solvers, training, workflow times"),
 }

@@ -94,7 +94,17 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
             if name in builtin or (section == "image_folders" and name in data["embedded"]):
                 raise ConfigError(f"config key 'data.{section}.{name}': name clashes with a "
                                   "dataset")
+    for name in embedded_toys(config):
+        if name in data["embedded"]:
+            raise ConfigError(f"config key 'data.embedded.{name}': name clashes with a dataset "
+                              "of calibration.embedded")
     for name, spec in data["embedded"].items():
+        if spec.get("curvature") and TOY_DIMS[spec["base"]] != 2:
+            raise ConfigError(f"config key 'data.embedded.{name}.curvature': only 2-D sets are "
+                              f"bent, '{spec['base']}' is {TOY_DIMS[spec['base']]}-D")
+        if spec.get("curvature") and spec["dim"] < 3:
+            raise ConfigError(f"config key 'data.embedded.{name}.dim': a bent set needs 3 "
+                              "dimensions (allowed: >= 3)")
         base_dim = TOY_DIMS[spec["base"]]
         if spec["dim"] < base_dim:
             raise ConfigError(
@@ -104,6 +114,11 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
     for name, spec in config["schedules"].items():
         _check_schedule(f"schedules.{name}", spec)
     _check_toys(config)
+    embedded_schedule = config["calibration"]["embedded"]["schedule"]
+    if embedded_toys(config) and embedded_schedule not in config["schedules"]:
+        raise ConfigError(f"config key 'calibration.embedded.schedule': unknown schedule "
+                          f"'{embedded_schedule}' (allowed: {', '.join(config['schedules'])})")
+    _check_images(config)
 
 
 def _check_schedule(key: str, spec: dict[str, Any]) -> None:
@@ -188,6 +203,69 @@ def _check_toys(config: dict[str, Any]) -> None:
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")
 
 
+def _check_images(config: dict[str, Any]) -> None:
+    images = config["images"]
+    image_sets = [n for n in dataset_names(config) if is_image_set(config, n)]
+    for name in images["datasets"]:
+        if name not in image_sets:
+            raise ConfigError(f"config key 'images.datasets': '{name}' is not an image set the "
+                              f"config builds (allowed: {', '.join(image_sets) or 'none'})")
+    for kind in ("prp", "prr"):
+        if images[kind]["kind"] != kind:
+            raise ConfigError(f"config key 'images.{kind}.kind': must be '{kind}'")
+    for name, spec in image_variants(config).items():
+        _check_schedule(f"images.{spec['kind']}", spec)
+        for dataset in images["datasets"]:
+            _check_keep("images.dims_to_keep" if name in table1_variants(config) else
+                        "images.ig_sweep.dims_to_keep", spec, dataset_dim(config, dataset),
+                        dataset)
+    figure = images["figure"]
+    if images["datasets"] and figure["dataset"] not in ("", *images["datasets"]):
+        raise ConfigError(f"config key 'images.figure.dataset': '{figure['dataset']}' is not in "
+                          f"images.datasets (allowed: {', '.join(images['datasets'])})")
+    for d in figure["dims_to_keep"]:
+        if d not in images["dims_to_keep"]:
+            raise ConfigError(f"config key 'images.figure.dims_to_keep': {d} has no model "
+                              f"(allowed: {', '.join(map(str, images['dims_to_keep']))})")
+    procs = training_processes(images, images["gpu"])
+    if images["training"]["batch_size"] % procs:
+        raise ConfigError(f"config key 'images.training.batch_size': does not split over "
+                          f"{procs} training processes (allowed: a multiple of {procs})")
+
+
+def _gap_variant(kept: int, gap: float, base_gap: float) -> str:
+    return f"prr{kept}" if gap == base_gap else f"prr{kept}-ig{gap:g}"
+
+
+def image_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Schedule of every image model variant: 'prp', 'prr<d>' (IG = images.inflation_gap),
+    'prr<d>-ig<IG>' (the inflation-gap sweep)."""
+    images = config["images"]
+
+    def prr(kept: int, gap: float) -> dict[str, Any]:
+        return {**images["prr"], "dims_to_keep": kept, "inflation_gap": gap}
+
+    variants = {"prp": dict(images["prp"])}
+    for kept in images["dims_to_keep"]:
+        variants[f"prr{kept}"] = prr(kept, images["inflation_gap"])
+    sweep = images["ig_sweep"]
+    for gap in sweep["inflation_gaps"]:
+        name = _gap_variant(sweep["dims_to_keep"], gap, images["inflation_gap"])
+        variants[name] = prr(sweep["dims_to_keep"], gap)
+    return variants
+
+
+def ig_sweep_variants(config: Mapping[str, Any]) -> list[str]:
+    images = config["images"]
+    sweep = images["ig_sweep"]
+    return [_gap_variant(sweep["dims_to_keep"], gap, images["inflation_gap"])
+            for gap in sweep["inflation_gaps"]]
+
+
+def table1_variants(config: Mapping[str, Any]) -> list[str]:
+    return ["prp", *(f"prr{kept}" for kept in config["images"]["dims_to_keep"])]
+
+
 def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
     if spec["kind"] != "prr":
         return
@@ -216,10 +294,30 @@ def toy_models(config: Mapping[str, Any]) -> list[str]:
     return [f"{d}_{s}" for s, datasets in config["toys"]["models"].items() for d in datasets]
 
 
+EMBEDDINGS = {"flat": (False, False), "curved": (True, False), "flat_noisy": (False, True),
+              "curved_noisy": (True, True)}
+
+
+def embedded_toys(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The embedded-toys analysis's datasets as data.embedded-style specs, by name."""
+    spec = config["calibration"]["embedded"]
+    if not spec["base"]:
+        return {}
+    return {f"{spec['base']}_{name}": {"base": spec["base"], "dim": spec["dim"],
+                                        "curvature": spec["curvature"] if bent else 0.0,
+                                        "noise": spec["noise"] if noisy else 0.0}
+            for name, (bent, noisy) in EMBEDDINGS.items()}
+
+
+def embedded_specs(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every embedded toy set: data.embedded and those of the embedded-toys analysis."""
+    return {**config["data"]["embedded"], **embedded_toys(config)}
+
+
 def dataset_names(config: Mapping[str, Any]) -> list[str]:
     """Every dataset the config asks for, in a stable order."""
     data = config["data"]
-    names = list(data["toys"]) + list(data["embedded"])
+    names = list(data["toys"]) + list(embedded_specs(config))
     names += ["digits"] if data["digits"] else []
     names += ["cifar10"] if data["cifar10"]["tarball"] else []
     return names + list(data["image_folders"])
@@ -238,6 +336,6 @@ def dataset_dim(config: Mapping[str, Any], name: str) -> int:
         return 3 * 32 * 32
     if name in config["data"]["image_folders"]:
         return 3 * config["data"]["image_folders"][name]["size"] ** 2
-    if name in config["data"]["embedded"]:
-        return int(config["data"]["embedded"][name]["dim"])
+    if name in embedded_specs(config):
+        return int(embedded_specs(config)[name]["dim"])
     return TOY_DIMS[name]

@@ -29,6 +29,7 @@ class Dataset:
     train_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     image_shape: tuple[int, ...] | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # more arrays, e.g. "test/..."
 
     @property
     def dim(self) -> int:
@@ -96,12 +97,32 @@ def random_orthonormal(dim_out: int, dim_in: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))  # sign fix makes the distribution Haar
 
 
+def bend(x: np.ndarray, curvature: float) -> np.ndarray:
+    """(u, v) -> (sin(k u) / k, v, (1 - cos(k u)) / k): the plane rolled onto a cylinder of
+    radius 1/k, an isometry (distances along the surface are kept); k = 0 is flat."""
+    if curvature == 0:
+        return np.column_stack([x, np.zeros(len(x))])
+    u, v = x[:, 0], x[:, 1]
+    return np.column_stack([np.sin(curvature * u) / curvature, v,
+                            (1 - np.cos(curvature * u)) / curvature])
+
+
 def make_toy(
-    kind: str, n_train: int, n_test: int, seed: int, embed_dim: int | None = None
+    kind: str, n_train: int, n_test: int, seed: int, embed_dim: int | None = None,
+    curvature: float = 0.0, noise: float = 0.0,
 ) -> Dataset:
-    """A z-scored toy set; optionally embedded in ``embed_dim`` dimensions (flat embedding)."""
+    """A z-scored toy set; optionally embedded in ``embed_dim`` dimensions.
+
+    The embedding is a seeded random orthonormal map, of the data itself (flat) or, with
+    ``curvature`` > 0 (2-D sets only), of the data bent onto a cylinder (:func:`bend`); then
+    isotropic Gaussian noise of std ``noise`` is added in all ``embed_dim`` directions (its
+    off-manifold part makes the set full-dimensional). The pre-embedding coordinates are
+    kept as ``train/intrinsic`` and ``test/intrinsic``.
+    """
     if kind not in _TOYS:
         raise ValueError(f"unknown toy dataset '{kind}'; known: {', '.join(_TOYS)}")
+    if curvature and TOY_DIMS[kind] != 2:
+        raise ValueError(f"curved embeddings bend 2-D sets; '{kind}' is {TOY_DIMS[kind]}-D")
     rng = np.random.default_rng(seed)
     x = _TOYS[kind](n_train + n_test, rng)
     train, test = x[:n_train], x[n_train:]
@@ -109,26 +130,39 @@ def make_toy(
     train, test = (train - mean) / std, (test - mean) / std
     params = {"kind": kind, "n_train": n_train, "n_test": n_test, "seed": seed,
               "zscore_mean": mean.tolist(), "zscore_std": std.tolist(), "embed_dim": embed_dim}
-    if embed_dim:
-        q = random_orthonormal(embed_dim, x.shape[1], seed + 1)
-        train, test = train @ q.T, test @ q.T
-        params["embedding"] = q.tolist()
-    return Dataset(kind, train, test, params)
+    if not embed_dim:
+        return Dataset(kind, train, test, params)
+    extra = {"train/intrinsic": train, "test/intrinsic": test}
+    if curvature:
+        train, test = bend(train, curvature), bend(test, curvature)
+    q = random_orthonormal(embed_dim, train.shape[1], seed + 1)
+    train, test = train @ q.T, test @ q.T
+    if noise:
+        noise_rng = np.random.default_rng(seed + 2)
+        train = train + noise * noise_rng.standard_normal(train.shape)
+        test = test + noise * noise_rng.standard_normal(test.shape)
+    params |= {"embedding": q.tolist(), "curvature": curvature, "noise": noise}
+    return Dataset(kind, train, test, params, extra=extra)
+
+
+# digits are integers 0..16: stored as uint8, decoded to [-1, 1] like every image set
+DIGITS_ENCODING = {"dtype": "uint8", "scale": 1 / 8, "offset": -1.0}
 
 
 def make_digits(test_fraction: float, seed: int) -> Dataset:
-    """sklearn's 8x8 digits (1797 images, values 0..16) scaled to [-1, 1], seeded split."""
+    """sklearn's 8x8 digits (1797 images, values 0..16) as uint8, seeded split; decoded to
+    [-1, 1] by :data:`DIGITS_ENCODING` when read."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    x = digits.data.astype(np.float64) / 8.0 - 1.0
+    x = digits.data.astype(np.uint8)
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = int(round(test_fraction * len(x)))
     test_idx, train_idx = order[:n_test], order[n_test:]
     params = {"kind": "digits", "test_fraction": test_fraction, "seed": seed,
-              "scaling": "x / 8 - 1 (0..16 -> -1..1)"}
+              "encoding": DIGITS_ENCODING}
     return Dataset("digits", x[train_idx], x[test_idx], params,
-                   digits.target[train_idx], digits.target[test_idx], (8, 8))
+                   digits.target[train_idx], digits.target[test_idx], (1, 8, 8))
 
 
 def nonfinite_columns(x: np.ndarray, limit: int = 5) -> list[int]:

@@ -39,14 +39,14 @@ def panels_from_flow(label: str, arrays: dict[str, np.ndarray]) -> FlowPanels:
     latent = arrays["trajectories/generation"][-1]
     compressed = latent.var(0)[-1] < 1e-2 * latent.var(0)[0]
     # PRR latents are flat: colour by the leading kept coordinate instead of an angle
-    colour_gen = _rank(latent[:, 0]) * 2 * np.pi - np.pi if compressed else _angle(latent)
+    colour_gen = _rank(latent[:, 0]) * 2 * np.pi - np.pi if compressed else angle_colour(latent)
     return FlowPanels(label, arrays["trajectories/times"],
                       arrays["trajectories/signal_fraction"], up, down,
-                      _angle(arrays["trajectories/inflation"][0]), colour_gen,
+                      angle_colour(arrays["trajectories/inflation"][0]), colour_gen,
                       three_d=up.shape[-1] >= 3)
 
 
-def _angle(states: np.ndarray) -> np.ndarray:
+def angle_colour(states: np.ndarray) -> np.ndarray:
     """A colour per point from its position on the first two axes (structure stays visible)."""
     return np.arctan2(states[:, 1], states[:, 0])
 
@@ -64,7 +64,7 @@ def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int
     return sorted({0, len(signal_fraction) - 1, *picks})
 
 
-def _scatter(ax, points: np.ndarray, colour: np.ndarray) -> None:
+def scatter_points(ax, points: np.ndarray, colour: np.ndarray) -> None:
     kw = {"c": colour, "cmap": "twilight", "s": 1.5, "linewidths": 0, "vmin": -np.pi,
           "vmax": np.pi}
     if points.shape[1] >= 3:
@@ -96,7 +96,7 @@ def toy_flow_figure(rows: Sequence[FlowPanels], path: str | os.PathLike, title: 
         panels += [(row.generation[i], row.colour_generation, row.times[i]) for i in idx[::-1]]
         for c, (points, colour, t) in enumerate(panels):
             ax = fig.add_subplot(grid[r, c], projection="3d" if three_d else None)
-            _scatter(ax, points, colour)
+            scatter_points(ax, points, colour)
             if r == 0:
                 ax.set_title(f"t = {t:.2f}", fontsize=7)
             if c == 0:

@@ -8,6 +8,13 @@ from scipy import stats
 from torch import Tensor
 
 RADII = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
+CHI2_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+
+
+def chi2_radii(dim: int, levels=CHI2_LEVELS) -> tuple[float, ...]:
+    """Mahalanobis radii whose balls hold ``levels`` of the N(0, I_dim) mass: in high
+    dimensions fixed radii hold almost nothing (chi2_64 puts 1e-13 inside r = 3.5)."""
+    return tuple(float(np.sqrt(stats.chi2.ppf(p, dim))) for p in levels)
 
 
 def roundtrip_error(x: Tensor, x_back: Tensor) -> float:
@@ -69,3 +76,45 @@ def generation_quality(generated: Tensor, pool: Tensor, splits: int = 5,
     ed, floor = float(np.mean(eds)), float(np.mean(floors))
     return {"energy_distance": ed, "energy_distance_floor": floor, "ratio": ed / floor,
             "floor_relative_sd": float(np.std(floors) / floor), "n": n, "splits": splits}
+
+
+def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
+                     cov2: np.ndarray) -> float:
+    """Frechet (2-Wasserstein) distance between N(mean1, cov1) and N(mean2, cov2):
+    |m1 - m2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2), the symmetric form, whose
+    eigenvalues are real and non-negative (round-off negatives are clipped)."""
+    from scipy.linalg import eigh
+
+    lam, vec = eigh(cov1)
+    root1 = (vec * np.sqrt(np.clip(lam, 0, None))) @ vec.T
+    cross = np.clip(eigh(root1 @ cov2 @ root1, eigvals_only=True), 0, None)
+    diff = np.asarray(mean1) - np.asarray(mean2)
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(cross).sum())
+
+
+def feature_frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature rows (as FID does)."""
+    return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0),
+                            np.cov(b, rowvar=False))
+
+
+# pixel values in [-1, 1] are 8-bit levels 0..255 scaled by 2/255 (paper section 2.3)
+LEVELS_PER_UNIT = 127.5
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Images in [-1, 1] as 8-bit pixels (rounded, clipped)."""
+    return np.clip(np.rint((np.asarray(x) + 1) * LEVELS_PER_UNIT), 0, 255).astype(np.uint8)
+
+
+def pixel_mse(x: np.ndarray, x_back: np.ndarray) -> dict[str, float]:
+    """Round-trip MSE in squared 8-bit pixel levels ([0, 255]^2 units).
+
+    ``float``: the difference of the float images, scaled to 8-bit units (what we report).
+    ``uint8``: both images quantised to 8 bits and differenced and squared in uint8
+    arithmetic, the reference code's convention: it wraps modulo 256, so it agrees with the
+    quantised error only while every pixel is off by at most 15 levels.
+    """
+    diff = (np.asarray(x, np.float64) - np.asarray(x_back, np.float64)) * LEVELS_PER_UNIT
+    d8 = to_uint8(x) - to_uint8(x_back)  # uint8: wraps
+    return {"float": float(np.mean(diff**2)), "uint8": float(np.mean(d8 * d8))}

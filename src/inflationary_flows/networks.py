@@ -1,4 +1,5 @@
-"""Backbone networks F(x, t) for the preconditioner. Low-D data: a residual MLP."""
+"""Backbone networks F(x, t) for the preconditioner: a residual MLP (toys, digits); the
+image UNet is in :mod:`.unet`."""
 
 from __future__ import annotations
 
@@ -69,4 +70,8 @@ def build_backbone(config: dict) -> nn.Module:
     kind = config.pop("kind")
     if kind == "mlp":
         return ResidualMLP(**config)
-    raise ValueError(f"unknown backbone kind '{kind}' (allowed: mlp)")
+    if kind == "unet":
+        from .unet import UNet  # it builds on this module's time features
+
+        return UNet(**config)
+    raise ValueError(f"unknown backbone kind '{kind}' (allowed: mlp, unet)")

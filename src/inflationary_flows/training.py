@@ -39,10 +39,33 @@ class TrainConfig:
     t_min: float = 0.0
     t_max: float = 15.0
     reference_size: int = 0
+    mixed_precision: bool = True  # bf16 autocast of the network on CUDA; CPUs train in fp32
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class BF16Autocast(torch.nn.Module):
+    """Runs a CUDA backbone under bf16 autocast; the schedule, targets and loss around it stay
+    in float64 (the preconditioner casts the network's output back)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        with torch.autocast("cuda", torch.bfloat16):
+            return self.net(x, t)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: allocated CUDA memory on a GPU, the process's resident set on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -71,13 +94,17 @@ class Trainer:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.ema = copy.deepcopy(model).requires_grad_(False)
-        self.trained = model  # what the loss runs through
+        net = model.backbone
         if procs.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.trained = IFPreconditioner(DistributedDataParallel(model.backbone, ids),
-                                            model.schedule, model.basis, model.space)
+            net = DistributedDataParallel(net, [self.device.index] if self.device.type == "cuda"
+                                          else None)
+        if cfg.mixed_precision and self.device.type == "cuda":
+            net = BF16Autocast(net)
+        # what the loss runs through: the model itself, or its backbone wrapped
+        self.trained = model if net is model.backbone else IFPreconditioner(
+            net, model.schedule, model.basis, model.space)
         self.u = u.to(self.device, torch.float64)
         self.opt = torch.optim.Adam(self.model.backbone.parameters(), lr=cfg.lr)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
@@ -175,8 +202,11 @@ class Trainer:
                         f"{self.step}; the last good checkpoint is kept, no model is written")
             if at_log:
                 rate = count * self.cfg.batch_size / (time.perf_counter() - t_start)
-                self.history.append({"step": self.step, "loss": mean, "samples_per_s": rate})
-                bar.set_postfix(loss=f"{mean:.4f}", samples_per_s=f"{rate:.0f}")
+                memory = peak_memory_mb(self.device)
+                self.history.append({"step": self.step, "loss": mean, "samples_per_s": rate,
+                                     "peak_memory_mb": memory})
+                bar.set_postfix(loss=f"{mean:.4f}", samples_per_s=f"{rate:.0f}",
+                                peak_mb=f"{memory:.0f}")
             if at_log or at_ckpt:
                 running, count, t_start = 0.0, 0, time.perf_counter()
             bar.update(1)

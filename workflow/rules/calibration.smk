@@ -239,3 +239,35 @@ rule solver_accuracy:
         "--atoms {params.atoms} --bandwidth {params.bandwidth} --points {params.points} "
         "--threads {threads} "
         "--output-figure {output.figure} --output-metrics {output.metrics} > {log} 2>&1"
+
+
+rule embedded:
+    """Embedded toys: neighbourhoods of the 2-D set along inflation, flat and bent, +- noise."""
+    input:
+        flows=expand(
+            "results/flows/toys/{dataset}_{schedule}.h5",
+            dataset=EMBEDDED_SETS,
+            schedule=config["calibration"]["embedded"]["schedule"],
+        ),
+        data=expand("results/data/{dataset}.h5", dataset=EMBEDDED_SETS),
+        code=code("embedded"),
+    output:
+        figure=report(
+            "results/figures/supp_embedded.pdf",
+            caption="../report/supp_embedded.rst",
+            category="Figures",
+        ),
+        metrics="results/metrics/embedded.json",
+    log:
+        "logs/embedded.log",
+    conda:
+        env("torch")
+    resources:
+        **slurm_resources(),
+    params:
+        labels=" ".join(EMBEDDED_SETS),
+        k=config["calibration"]["embedded"]["neighbours"],
+    shell:
+        "python -m inflationary_flows embedded --flows {input.flows} --data {input.data} "
+        "--labels {params.labels} --neighbours {params.k} --output {output.figure} "
+        "--output-json {output.metrics} > {log} 2>&1"

@@ -13,7 +13,13 @@ import shlex
 from inflationary_flows.config import (
     dataset_dim,
     dataset_names,
+    embedded_specs,
+    embedded_toys,
+    ig_sweep_variants,
+    image_variants,
+    is_image_set,
     load_schema,
+    table1_variants,
     toy_figures,
     toy_models,
     training_processes,
@@ -32,6 +38,13 @@ POSTERIOR_MODELS = config["calibration"]["posterior"]["models"]
 PR_DATASETS = config["calibration"]["pr_over_time"]["datasets"]
 COVERAGE_MODELS = config["calibration"]["coverage"]["models"]
 SOLVER_MODEL = config["calibration"]["solvers"]["model"]
+EMBEDDED_SETS = list(embedded_toys(config))
+IMAGE_SETS = config["images"]["datasets"]
+IMAGE_VARIANTS = image_variants(config)
+IMAGE_MODELS = [f"{d}_{v}" for d in IMAGE_SETS for v in IMAGE_VARIANTS]
+FIGURE_SET = config["images"]["figure"]["dataset"] or (IMAGE_SETS or ["none"])[0]
+FIGURE_VARIANTS = ["prp"] + [f"prr{d}" for d in config["images"]["figure"]["dims_to_keep"]]
+SPECTRA_SETS = [d for d in DATASETS if is_image_set(config, d)]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -53,13 +66,17 @@ def launcher(section, gpus):
 
 
 def slurm_resources(gpus=0):
-    """sbatch partition and account of a job, from the config's slurm section (if set)."""
+    """sbatch partition and account of a job, from the config's slurm section (if set);
+    ``gpus`` is a job's GPU count, or a function of its wildcards."""
     slurm = config["slurm"]
-    found = {
-        "slurm_partition": (gpus and slurm["gpu_partition"]) or slurm["partition"],
-        "slurm_account": slurm["account"],
-    }
-    return {key: value for key, value in found.items() if value}
+    found = {"slurm_account": slurm["account"]} if slurm["account"] else {}
+    if slurm["partition"] or slurm["gpu_partition"]:
+        # "" leaves the partition to the cluster (the plugin skips an empty value)
+        pick = lambda n: (n and slurm["gpu_partition"]) or slurm["partition"]
+        found["slurm_partition"] = (
+            (lambda w: pick(gpus(w))) if callable(gpus) else pick(gpus)
+        )
+    return found
 
 
 def env(name):
@@ -90,9 +107,10 @@ def dataset_args(wildcards):
             f"--kind image_folder --source {shlex.quote(spec['folder'])} "
             f"--size {spec['size']} --test-fraction {spec['test_fraction']}"
         )
-    spec = data["embedded"].get(name, {"base": name, "dim": 0})
+    spec = embedded_specs(config).get(name, {"base": name, "dim": 0})
     return (
         f"--kind {spec['base']} --embed-dim {spec['dim']} "
+        f"--curvature {spec.get('curvature', 0.0)} --noise {spec.get('noise', 0.0)} "
         f"--n-train {data['n_train']} --n-test {data['n_test']}"
     )
 
@@ -108,16 +126,77 @@ def derived_seed(*parts):
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
-def model_spec(schedule, network):
+def model_spec(family, schedule):
     """The model spec a training step builds: schedule, backbone, input space."""
-    backbone = {"kind": "mlp", **network}
+    if family == "toys":
+        backbone = {"kind": "mlp", **config["toys"]["network"]}
+        return json_arg(
+            {
+                "schedule": config["schedules"][schedule],
+                "backbone": backbone,
+                "space": "eigen",
+            }
+        )
+    images = config["images"]
+    backbone = {"kind": images["backbone"], **images[images["backbone"]]}
     return json_arg(
         {
-            "schedule": config["schedules"][schedule],
+            "schedule": IMAGE_VARIANTS[schedule],
             "backbone": backbone,
-            "space": "eigen",
+            "space": images["space"],
         }
     )
+
+
+def variant_label(variant):
+    spec = IMAGE_VARIANTS[variant]
+    if spec["kind"] == "prp":
+        return "PRP"
+    return f"PRR d = {spec['dims_to_keep']}, IG = {spec['inflation_gap']:g}"
+
+
+def with_fid(dataset):
+    """FID is computed for RGB sets when a weights file is configured (digits: Frechet)."""
+    return dataset != "digits" and bool(config["images"]["fid"]["weights"])
+
+
+def image_metrics_inputs(wildcards):
+    found = {
+        "flow": f"results/flows/images/{wildcards.dataset}_{wildcards.schedule}.h5",
+        "data": f"results/data/{wildcards.dataset}.h5",
+    }
+    if wildcards.dataset == "digits":
+        found["classifier"] = "results/models/classifier/digits.pt"
+        found["classifier_spec"] = "results/models/classifier/digits.json"
+    return found
+
+
+def image_table_inputs(wildcards):
+    variants = (
+        table1_variants(config)
+        if wildcards.table == "table1"
+        else ig_sweep_variants(config)
+    )
+    models = [f"{d}_{v}" for d in IMAGE_SETS for v in variants]
+    found = {"metrics": [f"results/metrics/images/{m}.json" for m in models]}
+    if any(with_fid(model_dataset(m)) for m in models):
+        # one entry per model; "" where a set has no FID (the step reads none there)
+        found["fid"] = [
+            f"results/metrics/images/{m}_fid.json" if with_fid(model_dataset(m)) else ""
+            for m in models
+        ]
+    return found
+
+
+def image_targets():
+    """Outputs of the image experiments the config asks for."""
+    targets = ["results/figures/supp_spectra.pdf"] if SPECTRA_SETS else []
+    if not IMAGE_SETS:
+        return targets
+    targets += ["results/figures/fig5.pdf", "results/tables/table1.csv"]
+    if config["images"]["ig_sweep"]["inflation_gaps"]:
+        targets.append("results/tables/table_ig_sweep.csv")
+    return targets
 
 
 def model_dataset(model):
@@ -173,6 +252,8 @@ def calibration_targets():
         targets += expand(
             "results/metrics/coverage_{model}.json", model=COVERAGE_MODELS
         )
+    if EMBEDDED_SETS:
+        targets += ["results/figures/supp_embedded.pdf", "results/metrics/embedded.json"]
     if config["calibration"]["residuals"]["enabled"] and TOY_MODELS:
         targets += [
             "results/figures/supp_residuals.pdf",
@@ -187,6 +268,7 @@ def main_targets():
         "results/tables/participation_ratio.csv",
         *toy_targets(),
         *calibration_targets(),
+        *image_targets(),
     ]
 
 
@@ -197,4 +279,7 @@ def provenance_targets(wildcards=None):
     made += expand("results/models/toys/{model}.json", model=TOY_MODELS)
     made += expand("results/flows/toys/{model}.h5", model=TOY_MODELS)
     made += expand("results/posterior/{model}.h5", model=POSTERIOR_MODELS)
+    made += expand("results/models/images/{model}.json", model=IMAGE_MODELS)
+    made += expand("results/flows/images/{model}.h5", model=IMAGE_MODELS)
+    made += expand("results/metrics/images/{model}.json", model=IMAGE_MODELS)
     return made + main_targets()

@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-test", type=int, default=10000, help="toys: held-out points")
     parser.add_argument("--embed-dim", type=int, default=0,
                         help="toys: embed in this many dims by a random orthonormal map (0: no)")
+    parser.add_argument("--curvature", type=float, default=0.0,
+                        help="toys: bend a 2-D set onto a cylinder of radius 1/curvature first")
+    parser.add_argument("--noise", type=float, default=0.0,
+                        help="toys: std of isotropic noise added after embedding")
     parser.add_argument("--test-fraction", type=float, default=0.2,
                         help="digits, image_folder: test share")
     parser.add_argument("--source", help="cifar10: the python tarball; image_folder: the folder")
@@ -39,7 +43,8 @@ def build(args: argparse.Namespace) -> Dataset:
         return images.load_cifar10(args.source, args.md5 or None)
     if args.kind == "image_folder":
         return images.load_image_folder(args.source, args.size, args.test_fraction, args.seed)
-    return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None)
+    return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None,
+                    args.curvature, args.noise)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> None:
     arrays = {"train/x": data.train, "test/x": data.test}
     if data.train_labels is not None:
         arrays |= {"train/label": data.train_labels, "test/label": data.test_labels}
+    arrays |= data.extra
     attrs = {"name": data.name, "dim": data.dim, "params": data.params,
              "image_shape": list(data.image_shape) if data.image_shape else None}
     write_h5(args.output, "dataset", arrays, attrs, provenance("dataset", vars(args)))

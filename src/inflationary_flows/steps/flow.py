@@ -23,13 +23,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-spec", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--solver", required=True, help="SolverConfig fields as JSON")
-    parser.add_argument("--n-eval", type=int, default=5000, help="held-out points to inflate")
+    parser.add_argument("--n-eval", type=int, default=5000,
+                        help="held-out points to inflate (0: the whole test split)")
     parser.add_argument("--n-generate", type=int, default=5000)
-    parser.add_argument("--n-trajectories", type=int, default=1000)
+    parser.add_argument("--n-trajectories", type=int, default=1000,
+                        help="points whose trajectories are recorded (0: none)")
     parser.add_argument("--frames", type=int, default=41, help="recorded times per trajectory")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", required=True)
+
+
+def trajectories(model, flow, x: torch.Tensor, prior: torch.Tensor, n_frames: int) -> dict:
+    """Inflation of ``x`` and generation from ``prior``, recorded at ``n_frames`` times."""
+    frames = np.linspace(flow.solver.t_min, flow.solver.t_max, n_frames).tolist()
+    up = flow.inflate(x, record=frames)
+    down = flow.generate(prior, record=frames[::-1])
+    return {
+        "trajectories/times": np.asarray(frames),
+        # share of the top eigen-direction's variance that is still data, per frame
+        "trajectories/signal_fraction": (model.schedule.eigenvalues[0]
+                                         / model.schedule.total_variance(
+                                             torch.tensor(frames))[:, 0]).numpy(),
+        "trajectories/inflation": up.states.numpy(),
+        "trajectories/generation": down.states.numpy()[::-1].copy(),
+    }
 
 
 @torch.no_grad()
@@ -37,11 +55,12 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model, meta, flow = load_flow(args)
     spec = meta["spec"]
-    data, _ = read_dataset(args.data, ["test"])
+    data, data_attrs = read_dataset(args.data, ["test"])
     test = torch.as_tensor(data["test"], dtype=torch.float64)
-    if test.shape[0] < args.n_eval:
-        raise ValueError(f"{args.data}: {test.shape[0]} test points, --n-eval needs {args.n_eval}")
-    x = test[: args.n_eval]
+    n_eval = args.n_eval or test.shape[0]
+    if test.shape[0] < n_eval:
+        raise ValueError(f"{args.data}: {test.shape[0]} test points, --n-eval needs {n_eval}")
+    x = test[:n_eval]
     gen = torch.Generator().manual_seed(args.seed)
 
     up = flow.inflate(x)
@@ -51,29 +70,22 @@ def run(args: argparse.Namespace) -> None:
     print(f"NFE: inflation {up.nfe}, round-trip generation {back.nfe}, "
           f"generation {samples.nfe}", flush=True)
 
-    t0, t1 = flow.solver.t_min, flow.solver.t_max
-    frames = np.linspace(t0, t1, args.frames).tolist()
-    n_traj = min(args.n_trajectories, args.n_eval, args.n_generate)
-    traj_up = flow.inflate(x[:n_traj], record=frames)
-    traj_down = flow.generate(prior[:n_traj], record=frames[::-1])
-
     dim = x.shape[1]
     keep = resolve_dims_to_keep(spec["schedule"], dim) or dim
+    # generated images need no float64 (50K CIFAR-sized samples would be 1.2 GB)
+    image = data_attrs["params"].get("encoding") is not None
     arrays = {
         "inflation/x": x.numpy(), "inflation/z": up.value.numpy(),
         "inflation/nfe_per_sample": up.nfe_per_sample.numpy(),
         "roundtrip/x_back": back.value.numpy(),
-        "generation/z": prior.numpy(), "generation/x": samples.value.numpy(),
+        "generation/z": prior.numpy(),
+        "generation/x": samples.value.numpy().astype(np.float32 if image else np.float64),
         "latent_variance": flow.latent_variance().numpy(),
         "eigenvectors": model.basis.eigenvectors.numpy(),
-        "trajectories/times": np.asarray(frames),
-        # share of the top eigen-direction's variance that is still data, per frame
-        "trajectories/signal_fraction": (model.schedule.eigenvalues[0]
-                                         / model.schedule.total_variance(
-                                             torch.tensor(frames))[:, 0]).numpy(),
-        "trajectories/inflation": traj_up.states.numpy(),
-        "trajectories/generation": traj_down.states.numpy()[::-1].copy(),
     }
+    n_traj = min(args.n_trajectories, n_eval, args.n_generate)
+    if n_traj:
+        arrays |= trajectories(model, flow, x[:n_traj], prior[:n_traj], args.frames)
     attrs = {"dataset": meta["provenance"]["params"]["data"], "schedule": spec["schedule"],
              "dims_to_keep": keep, "solver": flow.solver.__dict__,
              "nfe": {"inflation": up.nfe, "roundtrip_generation": back.nfe,

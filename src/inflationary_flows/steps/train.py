@@ -49,12 +49,16 @@ def run(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.device) -> None:
     torch.set_num_threads(max(1, args.threads // procs.world_size))
-    data, _ = read_dataset(args.data)
+    data, data_attrs = read_dataset(args.data)
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     spec = json.loads(args.spec)
     sched = spec["schedule"]
     spec["backbone"] = {**spec["backbone"], "dim": int(pca["mean"].shape[0]),
                         "t_max": sched["t_max"]}
+    if spec["backbone"]["kind"] == "unet":
+        if not data_attrs.get("image_shape"):
+            raise ValueError(f"{args.data}: the unet backbone needs an image dataset")
+        spec["backbone"]["image_shape"] = data_attrs["image_shape"]
     torch.manual_seed(args.seed)  # network initialisation, the same in every process
     model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],

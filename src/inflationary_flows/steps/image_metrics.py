@@ -1,0 +1,67 @@
+"""Step ``image-metrics``: round-trip MSE in 8-bit pixel units, held-out latent calibration
+(the dimension-free coverage check) and, with a classifier, the digits Frechet distance of
+generated images beside the train-vs-test floor (kind ``image_metrics``)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from ..classifier import load_classifier
+from ..datasets import read_dataset
+from ..io import read_h5, write_json
+from ..metrics import chi2_radii, feature_frechet_distance, latent_calibration, pixel_mse
+from ..provenance import step_provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flow", required=True, help="flow HDF5 of an image model")
+    parser.add_argument("--data", required=True, help="its dataset HDF5")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--classifier", help="classifier weights: adds the Frechet distance")
+    parser.add_argument("--classifier-spec")
+    parser.add_argument("--output", required=True)
+
+
+def frechet_report(args: argparse.Namespace, generated: np.ndarray,
+                   data: dict[str, np.ndarray]) -> dict:
+    """Frechet distance of generated images to the test split in the classifier's features,
+    and the floor: as many training images as generated ones against the same test split."""
+    model = load_classifier(args.classifier, args.classifier_spec)
+    with torch.no_grad():
+        def feats(x): return model.features(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        test = feats(data["test"])
+        n = min(len(generated), len(data["train"]))
+        labels = model(torch.as_tensor(generated, dtype=torch.float32)).argmax(-1).numpy()
+        return {"frechet_distance": feature_frechet_distance(feats(generated[:n]), test),
+                "floor_train_vs_test": feature_frechet_distance(feats(data["train"][:n]), test),
+                "n_generated": n, "n_test": len(test),
+                "class_shares": (np.bincount(labels, minlength=10) / len(labels)).tolist()}
+
+
+def run(args: argparse.Namespace) -> None:
+    flow, attrs = read_h5(args.flow, "flow", required=[
+        "inflation/x", "inflation/z", "roundtrip/x_back", "generation/x", "latent_variance"])
+    x, z, var = flow["inflation/x"], torch.as_tensor(flow["inflation/z"]), \
+        torch.as_tensor(flow["latent_variance"])
+    keep = int(attrs["dims_to_keep"])
+    result = {"kind": "image_metrics", "model": args.name, "schedule": attrs["schedule"],
+              "dims_to_keep": keep, "dim": int(x.shape[1]), "nfe": attrs["nfe"],
+              "n_roundtrip": int(x.shape[0]),
+              "roundtrip_mse_8bit": pixel_mse(x, flow["roundtrip/x_back"]),
+              "latent_calibration": latent_calibration(z[:, :keep], var[:keep],
+                                                       chi2_radii(keep))}
+    generated = flow["generation/x"].astype(np.float64)
+    result["generated_range"] = [float(generated.min()), float(generated.max())]
+    if args.classifier:
+        data, _ = read_dataset(args.data)
+        result["frechet"] = frechet_report(args, generated, data)
+    result["provenance"] = step_provenance("image-metrics", args)
+    write_json(args.output, result)
+    mse = result["roundtrip_mse_8bit"]
+    print(f"{args.name}: round-trip MSE {mse['float']:.3g} (8-bit units; uint8 convention "
+          f"{mse['uint8']:.3g})" + (f", Frechet {result['frechet']['frechet_distance']:.3g} "
+                                    f"(floor {result['frechet']['floor_train_vs_test']:.3g})"
+                                    if args.classifier else ""))

@@ -1,0 +1,53 @@
+"""Step ``image-table``: Table 1 (quality and round-trip MSE against kept dimensions) or the
+inflation-gap sweep, one row per image model, the paper's numbers in adjacent columns."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io import read_json, write_csv
+from ..provenance import step_provenance
+from ..published import published
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics", nargs="+", required=True, help="image-metrics JSON files")
+    parser.add_argument("--datasets", nargs="+", required=True, help="dataset of each model")
+    parser.add_argument("--fid", nargs="*", default=[],
+                        help="fid JSON per model, in the same order ('' where none)")
+    parser.add_argument("--output", required=True)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}g}"
+
+
+def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
+    sched = metrics["schedule"]
+    gap = sched.get("inflation_gap") if sched["kind"] == "prr" else None
+    paper = published(dataset, metrics["dims_to_keep"], gap)
+    frechet = metrics.get("frechet", {})
+    return {
+        "dataset": dataset, "model": metrics["model"], "schedule": sched["kind"],
+        "dims_kept": str(metrics["dims_to_keep"]), "D": str(metrics["dim"]),
+        "inflation_gap": "" if gap is None else f"{gap:g}",
+        "fid": _fmt(fid["fid"] if fid else None),
+        "classifier_frechet": _fmt(frechet.get("frechet_distance")),
+        "classifier_frechet_floor": _fmt(frechet.get("floor_train_vs_test")),
+        "mse_8bit": _fmt(metrics["roundtrip_mse_8bit"]["float"], 3),
+        "mse_8bit_uint8_convention": _fmt(metrics["roundtrip_mse_8bit"]["uint8"], 3),
+        "latent_calibration_max_error": _fmt(metrics["latent_calibration"]["max_abs_error"], 3),
+        "nfe_generation": str(metrics["nfe"]["generation"]),
+        "paper_fid": _fmt(paper[0] if paper else None),
+        "paper_mse_8bit": _fmt(paper[1] if paper else None),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    if len(args.datasets) != len(args.metrics) or (args.fid and len(args.fid) != len(args.metrics)):
+        raise ValueError("--metrics, --datasets (and --fid, if given) need one entry per model")
+    fids = [read_json(p, "fid") if p else None for p in args.fid] or [None] * len(args.metrics)
+    rows = [row(read_json(m, "image_metrics"), d, f)
+            for m, d, f in zip(args.metrics, args.datasets, fids, strict=True)]
+    write_csv(args.output, rows, step_provenance("image-table", args))
+    print(f"{len(rows)} models -> {args.output}")

@@ -1,0 +1,124 @@
+"""Image models: the UNet backbone, a short image training run with a round trip, the
+digits classifier, and the image metrics (Frechet distance, 8-bit MSE) against closed forms."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import sqrtm
+
+from inflationary_flows.classifier import accuracy, train_classifier
+from inflationary_flows.datasets import decode, make_digits
+from inflationary_flows.flow import InflationaryFlow, SolverConfig
+from inflationary_flows.metrics import (
+    feature_frechet_distance,
+    frechet_distance,
+    pixel_mse,
+    to_uint8,
+)
+from inflationary_flows.models import build_model
+from inflationary_flows.networks import build_backbone
+from inflationary_flows.pca import fit_pca
+from inflationary_flows.training import TrainConfig, Trainer
+
+TINY_UNET = {"kind": "unet", "channels": 8, "multipliers": [1, 2], "blocks": 1,
+             "attention": [4], "dropout": 0.1, "time_features": 4}
+
+
+@pytest.mark.parametrize("shape", [[1, 8, 8], [3, 16, 16]])
+def test_unet_maps_flat_images_to_flat_images_with_gradients(shape):
+    dim = int(np.prod(shape))
+    net = build_backbone({**TINY_UNET, "dim": dim, "t_max": 15.0, "image_shape": shape})
+    x, t = torch.randn(5, dim), torch.rand(5)
+    out = net(x, t)
+    assert out.shape == (5, dim)
+    assert torch.count_nonzero(out) == 0  # zero-initialised output: F = 0 before training
+    torch.nn.init.normal_(net.out.weight)
+    net(x, t).square().sum().backward()
+    grads = [p.grad for p in net.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert net.inp.weight.grad.abs().sum() > 0
+
+
+def test_unet_rejects_shapes_it_cannot_halve():
+    with pytest.raises(ValueError, match="do not halve"):
+        build_backbone({**TINY_UNET, "multipliers": [1, 1, 1, 1], "dim": 36, "t_max": 1.0,
+                        "image_shape": [1, 6, 6]})
+    with pytest.raises(ValueError, match="has 64 values, data has 65"):
+        build_backbone({**TINY_UNET, "dim": 65, "t_max": 1.0, "image_shape": [8, 8]})
+
+
+def digits_pixels():
+    data = make_digits(0.2, seed=0)
+    return (torch.as_tensor(decode(data.train, data.params["encoding"])),
+            torch.as_tensor(decode(data.test, data.params["encoding"])), data)
+
+
+def test_two_unet_training_steps_then_a_round_trip_below_the_target_mse(tmp_path):
+    train, test, _ = digits_pixels()
+    pca = fit_pca(train.numpy())
+    spec = {"schedule": {"kind": "prr", "form": "reference", "rho": 1.0, "gamma0": 5e-4,
+                         "A0": 1.0, "t_min": 0.01, "t_max": 15.01, "g_mode": "constant_gap",
+                         "inflation_gap": 1.02, "dims_to_keep": 8},
+            "backbone": {**TINY_UNET, "dim": 64, "t_max": 15.01, "image_shape": [1, 8, 8]},
+            "space": "data"}
+    torch.manual_seed(0)
+    model = build_model(spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
+    model.backbone.float()
+    before = [p.detach().clone() for p in model.backbone.parameters()]
+    cfg = TrainConfig(steps=2, batch_size=32, warmup_steps=1, reference_size=16,
+                      checkpoint_every=1, t_min=0.01, t_max=15.01)
+    trainer = Trainer(model, model.basis.to_eigen(train), cfg, tmp_path / "ckpt")
+    trainer.fit()
+    assert trainer.step == 2 and (tmp_path / "ckpt/last.pt").exists()
+    changed = [not torch.equal(a, b) for a, b in zip(before, model.backbone.parameters(),
+                                                     strict=True)]
+    assert any(changed)
+    ema = trainer.ema.eval().requires_grad_(False)
+    flow = InflationaryFlow(ema, ema.basis, SolverConfig(t_min=0.01, t_max=15.01))
+    with torch.no_grad():
+        back = flow.roundtrip(test[:8]).value
+    assert pixel_mse(test[:8].numpy(), back.numpy())["float"] < 1e-3  # the issue's target
+
+
+def test_digits_classifier_learns_the_held_out_split():
+    train, test, data = digits_pixels()
+    model = train_classifier(train, torch.as_tensor(data.train_labels), steps=300, seed=0)
+    assert accuracy(model, test, torch.as_tensor(data.test_labels)) > 0.9
+    assert model.features(test.float()).shape == (len(test), 32)
+
+
+def test_frechet_distance_equals_closed_forms():
+    rng = np.random.default_rng(0)
+    # commuting (diagonal) covariances: |m1 - m2|^2 + sum (sqrt a - sqrt b)^2
+    a, b = rng.uniform(0.1, 3, 4), rng.uniform(0.1, 3, 4)
+    m1, m2 = rng.normal(size=4), rng.normal(size=4)
+    expected = np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(m1, np.diag(a), m2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+    # general covariances: the textbook trace form with a matrix square root of S1 S2
+    g1, g2 = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    s1, s2 = g1 @ g1.T + 0.1 * np.eye(5), g2 @ g2.T + 0.1 * np.eye(5)
+    textbook = np.trace(s1 + s2 - 2 * np.real(sqrtm(s1 @ s2)))
+    assert frechet_distance(np.zeros(5), s1, np.zeros(5), s2) == pytest.approx(textbook, rel=1e-9)
+    assert frechet_distance(m1, s1, m1, s1) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_feature_frechet_distance_of_gaussian_samples_converges_to_the_closed_form():
+    rng = np.random.default_rng(1)
+    s1, s2 = np.diag([1.0, 2.0, 0.5]), np.array([[1.0, 0.3, 0.0], [0.3, 1.0, 0.0], [0, 0, 2]])
+    m2 = np.array([0.5, 0.0, -0.5])
+    x = rng.multivariate_normal(np.zeros(3), s1, 200_000)
+    y = rng.multivariate_normal(m2, s2, 200_000)
+    exact = frechet_distance(np.zeros(3), s1, m2, s2)
+    assert feature_frechet_distance(x, y) == pytest.approx(exact, rel=0.02)
+
+
+def test_pixel_mse_in_8bit_units_and_the_wrapping_uint8_convention():
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    shifted = x + 3 / 127.5  # three levels everywhere
+    assert pixel_mse(x, shifted)["float"] == pytest.approx(9.0, rel=1e-12)
+    small = pixel_mse(x[:, 1:3], shifted[:, 1:3])  # not clipped at the ends: exactly 3 levels
+    assert small["uint8"] == pytest.approx(9.0)
+    far = np.full((1, 4), -1.0), np.full((1, 4), -1.0 + 20 / 127.5)
+    assert pixel_mse(*far)["float"] == pytest.approx(400.0)
+    assert pixel_mse(*far)["uint8"] == 400 % 256  # uint8 arithmetic wraps
+    np.testing.assert_array_equal(to_uint8(np.array([-1.0, 0.0, 1.0, 2.0])), [0, 128, 255, 255])

@@ -1,0 +1,81 @@
+"""The digits chain of the tiny config, run for real: models, metrics, Figure 5, tables."""
+
+import numpy as np
+import pytest
+from conftest import TINY_CONFIG, job_counts, snakemake
+
+from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
+
+pytestmark = pytest.mark.workflow
+
+
+def test_image_models_flows_and_metrics(tiny_run):
+    for variant, keep in (("prp", 64), ("prr2", 2)):
+        spec = read_json(tiny_run / f"results/models/images/digits_{variant}.json", "model")
+        assert spec["spec"]["schedule"]["t_min"] == 0.01
+        assert spec["training"]["history"][-1]["peak_memory_mb"] > 0
+        flow, attrs = read_h5(tiny_run / f"results/flows/images/digits_{variant}.h5", "flow")
+        assert flow["inflation/x"].shape == (40, 64) and attrs["dims_to_keep"] == keep
+        assert flow["generation/x"].dtype == np.float32 and "trajectories/inflation" not in flow
+        m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
+                      "image_metrics")
+        assert m["frechet"]["n_generated"] == 60 and m["frechet"]["floor_train_vs_test"] > 0
+        assert abs(sum(m["frechet"]["class_shares"]) - 1) < 1e-9
+        assert len(m["latent_calibration"]["radii"]) == 7
+    prp = read_json(tiny_run / "results/metrics/images/digits_prp.json", "image_metrics")
+    assert prp["roundtrip_mse_8bit"]["float"] < 0.05  # tiny run: tolerance 1e-4, 30 steps
+    classifier = read_json(tiny_run / "results/models/classifier/digits.json", "classifier")
+    assert classifier["accuracy"]["test"] > 0.8
+
+
+def test_figure5_and_table1(tiny_run):
+    fig = tiny_run / "results/figures/fig5.pdf"
+    assert fig.read_bytes()[:4] == b"%PDF"
+    meta = read_provenance(fig)
+    assert meta["step"] == "image-figure" and len(meta["params"]["flows"]) == 2
+    rows = read_csv(tiny_run / "results/tables/table1.csv")
+    assert [r["model"] for r in rows] == ["digits_prp", "digits_prr2"]
+    assert rows[1]["dims_kept"] == "2" and rows[1]["inflation_gap"] == "1.02"
+    assert rows[0]["paper_fid"] == "" and float(rows[0]["classifier_frechet"]) > 0
+    spectra = tiny_run / "results/figures/supp_spectra.pdf"
+    assert read_provenance(spectra)["step"] == "spectra"
+
+
+def test_paper_configs_plan_their_image_models(tmp_path):
+    """configs/cifar10.yaml and afhqv2.yaml resolve to the paper's models (dry run on tiny
+    stand-in files: the plan only needs the paths to exist)."""
+    from conftest import REPO
+
+    tarball = tmp_path / "cifar-10-python.tar.gz"
+    tarball.write_bytes(b"")
+    weights = tmp_path / "inception.pth"
+    weights.write_bytes(b"")
+    override = tmp_path / "paths.yaml"
+    override.write_text(f"data: {{cifar10: {{tarball: {tarball}}}}}\n"
+                        f"images: {{fid: {{weights: {weights}}}}}\n")
+    proc = snakemake(tmp_path / "w", "--dry-run", config=REPO / "configs/cifar10.yaml",
+                     extra_configs=[override])
+    counts = job_counts(proc)
+    assert counts["train"] == 9 and counts["fid_image"] == 9 and counts["image_table"] == 1
+    folder = tmp_path / "afhq"
+    folder.mkdir()
+    override.write_text(f"data: {{image_folders: {{afhqv2: {{folder: {folder}}}}}}}\n"
+                        f"images: {{fid: {{weights: {weights}}}}}\n")
+    counts = job_counts(snakemake(tmp_path / "w2", "--dry-run",
+                                  config=REPO / "configs/afhqv2.yaml", extra_configs=[override]))
+    # 9 of Table 1 and 4 more gaps of the sweep at d = 2 (IG 1.02 is Table 1's prr2)
+    assert counts["train"] == 13 and counts["image_table"] == 2
+
+
+def test_fid_without_weights_stops_with_one_line(tmp_path):
+    from inflationary_flows.cli import main
+
+    assert main(["fid", "--flow", "x.h5", "--data", "d.h5", "--output",
+                 str(tmp_path / "f.json")]) == 1
+    assert not (tmp_path / "f.json").exists()
+
+
+def test_single_target_builds_only_what_figure5_needs(tmp_path):
+    proc = snakemake(tmp_path, "--dry-run", "results/figures/fig5.pdf", config=TINY_CONFIG)
+    assert job_counts(proc) == {"dataset": 1, "pca": 1, "train": 2, "flow": 2,
+                                "image_figure": 1}
