@@ -122,3 +122,31 @@ def test_pixel_mse_in_8bit_units_and_the_wrapping_uint8_convention():
     assert pixel_mse(*far)["float"] == pytest.approx(400.0)
     assert pixel_mse(*far)["uint8"] == 400 % 256  # uint8 arithmetic wraps
     np.testing.assert_array_equal(to_uint8(np.array([-1.0, 0.0, 1.0, 2.0])), [0, 128, 255, 255])
+
+
+def test_image_table_puts_fid_and_the_papers_numbers_beside_each_model(tmp_path):
+    from inflationary_flows.cli import main
+    from inflationary_flows.io import read_csv, write_json
+
+    def metrics(model, kind, keep, gap=None):
+        sched = {"kind": kind, **({"inflation_gap": gap} if gap else {})}
+        write_json(tmp_path / f"{model}.json", {
+            "kind": "image_metrics", "model": model, "schedule": sched, "dims_to_keep": keep,
+            "dim": 3072, "nfe": {"generation": 510},
+            "roundtrip_mse_8bit": {"float": 0.5, "uint8": 0.7},
+            "latent_calibration": {"max_abs_error": 0.01}})
+        return str(tmp_path / f"{model}.json")
+
+    paths = [metrics("afhqv2_prp", "prp", 3072), metrics("afhqv2_prr2", "prr", 2, 1.02),
+             metrics("afhqv2_prr2-ig1.1", "prr", 2, 1.10), metrics("afhqv2_prr5", "prr", 5, 1.02)]
+    write_json(tmp_path / "afhqv2_prr2_fid.json", {"kind": "fid", "fid": 12.5})
+    out = tmp_path / "table.csv"
+    assert main(["image-table", "--metrics", *paths, "--datasets", *["afhqv2"] * 4,
+                 "--fid", str(tmp_path / "afhqv2_prr2_fid.json"), "--output", str(out)]) == 0
+    rows = {r["model"]: r for r in read_csv(out)}
+    assert rows["afhqv2_prr2"]["fid"] == "12.5" and rows["afhqv2_prp"]["fid"] == ""
+    assert (rows["afhqv2_prp"]["paper_fid"], rows["afhqv2_prp"]["paper_mse_8bit"]) == ("11.9",
+                                                                                      "0.38")
+    assert rows["afhqv2_prr2"]["paper_fid"] == "11.95"
+    assert rows["afhqv2_prr2-ig1.1"]["paper_fid"] == "13.98"  # the IG sweep's row
+    assert rows["afhqv2_prr5"]["paper_fid"] == ""  # not in the paper

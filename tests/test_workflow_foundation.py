@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO, job_counts, snakemake
 
 from inflationary_flows.codedeps import source_closure
+from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5
 
 pytestmark = pytest.mark.workflow
@@ -48,14 +49,15 @@ def test_tiny_run_outputs(tiny_run):
     for name, dim in [("circles", 2), ("s_curve", 3), ("circles_5d", 5), ("digits", 64)]:
         pca, pattrs = read_h5(tiny_run / f"results/pca/{name}.h5", "pca",
                               required=["mean", "eigenvalues", "eigenvectors"])
-        x, _ = read_h5(tiny_run / f"results/data/{name}.h5", "dataset")
+        x, _ = read_dataset(tiny_run / f"results/data/{name}.h5")  # digits: decoded pixels
         w, lam = pca["eigenvectors"], pca["eigenvalues"]
-        np.testing.assert_allclose((w * lam) @ w.T, np.cov(x["train/x"], rowvar=False),
+        np.testing.assert_allclose((w * lam) @ w.T, np.cov(x["train"], rowvar=False),
                                    atol=1e-10)
         assert w.shape == (dim, dim) and pattrs["dim"] == dim
 
     rows = {r["dataset"]: r for r in read_csv(tiny_run / "results/tables/participation_ratio.csv")}
-    assert set(rows) == {"circles", "s_curve", "circles_5d", "digits"}
+    embedded = {f"circles_{kind}" for kind in ("flat", "curved", "flat_noisy", "curved_noisy")}
+    assert set(rows) == {"circles", "s_curve", "circles_5d", "digits"} | embedded
     # an orthonormal embedding keeps the spectrum, hence the PR, up to float round-off
     assert float(rows["circles_5d"]["participation_ratio"]) == pytest.approx(
         float(rows["circles"]["participation_ratio"]), abs=1e-6)

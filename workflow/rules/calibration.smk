@@ -125,9 +125,9 @@ rule pr_over_time:
 rule residuals:
     """Temporal correlation of the trained denoisers' residuals (paper appendix C.3)."""
     input:
-        models=expand("results/models/toys/{model}.pt", model=TOY_MODELS),
-        specs=expand("results/models/toys/{model}.json", model=TOY_MODELS),
-        data=[f"results/data/{model_dataset(m)}.h5" for m in TOY_MODELS],
+        models=[f"results/models/{family}/{m}.pt" for family, m in RESIDUAL_MODELS],
+        specs=[f"results/models/{family}/{m}.json" for family, m in RESIDUAL_MODELS],
+        data=[f"results/data/{model_dataset(m)}.h5" for _, m in RESIDUAL_MODELS],
         code=code("residuals"),
     output:
         figure=report(
@@ -143,7 +143,7 @@ rule residuals:
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(TOY_MODELS),
+        labels=" ".join(m for _, m in RESIDUAL_MODELS),
         points=config["calibration"]["residuals"]["points"],
         times=config["calibration"]["residuals"]["times"],
         seed=derived_seed("residuals"),

@@ -45,6 +45,10 @@ IMAGE_MODELS = [f"{d}_{v}" for d in IMAGE_SETS for v in IMAGE_VARIANTS]
 FIGURE_SET = config["images"]["figure"]["dataset"] or (IMAGE_SETS or ["none"])[0]
 FIGURE_VARIANTS = ["prp"] + [f"prr{d}" for d in config["images"]["figure"]["dims_to_keep"]]
 SPECTRA_SETS = [d for d in DATASETS if is_image_set(config, d)]
+# the residual analysis: every toy model, and the digits models (small enough for the exact
+# empirical reference denoiser on the CPU)
+RESIDUAL_MODELS = [("toys", m) for m in TOY_MODELS]
+RESIDUAL_MODELS += [("images", m) for m in IMAGE_MODELS if m.startswith("digits_")]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
 # without --use-conda.
@@ -129,23 +133,14 @@ def derived_seed(*parts):
 def model_spec(family, schedule):
     """The model spec a training step builds: schedule, backbone, input space."""
     if family == "toys":
-        backbone = {"kind": "mlp", **config["toys"]["network"]}
-        return json_arg(
-            {
-                "schedule": config["schedules"][schedule],
-                "backbone": backbone,
-                "space": "eigen",
-            }
-        )
-    images = config["images"]
-    backbone = {"kind": images["backbone"], **images[images["backbone"]]}
-    return json_arg(
-        {
-            "schedule": IMAGE_VARIANTS[schedule],
-            "backbone": backbone,
-            "space": images["space"],
-        }
-    )
+        sched = config["schedules"][schedule]
+        backbone, space = {"kind": "mlp", **config["toys"]["network"]}, "eigen"
+    else:
+        images = config["images"]
+        sched = IMAGE_VARIANTS[schedule]
+        backbone = {"kind": images["backbone"], **images[images["backbone"]]}
+        space = images["space"]
+    return json_arg({"schedule": sched, "backbone": backbone, "space": space})
 
 
 def variant_label(variant):
@@ -179,13 +174,8 @@ def image_table_inputs(wildcards):
     )
     models = [f"{d}_{v}" for d in IMAGE_SETS for v in variants]
     found = {"metrics": [f"results/metrics/images/{m}.json" for m in models]}
-    if any(with_fid(model_dataset(m)) for m in models):
-        # one entry per model; "" where a set has no FID (the step reads none there)
-        found["fid"] = [
-            f"results/metrics/images/{m}_fid.json" if with_fid(model_dataset(m)) else ""
-            for m in models
-        ]
-    return found
+    fid = [f"results/metrics/images/{m}_fid.json" for m in models if with_fid(model_dataset(m))]
+    return found | ({"fid": fid} if fid else {})
 
 
 def image_targets():
@@ -254,7 +244,7 @@ def calibration_targets():
         )
     if EMBEDDED_SETS:
         targets += ["results/figures/supp_embedded.pdf", "results/metrics/embedded.json"]
-    if config["calibration"]["residuals"]["enabled"] and TOY_MODELS:
+    if config["calibration"]["residuals"]["enabled"] and RESIDUAL_MODELS:
         targets += [
             "results/figures/supp_residuals.pdf",
             "results/metrics/residuals.json",
@@ -276,8 +266,10 @@ def provenance_targets(wildcards=None):
     """The outputs the provenance table reads: the main targets and what they are made of."""
     made = expand("results/data/{dataset}.h5", dataset=DATASETS)
     made += expand("results/pca/{dataset}.h5", dataset=DATASETS)
-    made += expand("results/models/toys/{model}.json", model=TOY_MODELS)
-    made += expand("results/flows/toys/{model}.h5", model=TOY_MODELS)
+    embedded = [f"{d}_{config['calibration']['embedded']['schedule']}" for d in EMBEDDED_SETS]
+    toy_models = list(dict.fromkeys(TOY_MODELS + embedded))
+    made += expand("results/models/toys/{model}.json", model=toy_models)
+    made += expand("results/flows/toys/{model}.h5", model=toy_models)
     made += expand("results/posterior/{model}.h5", model=POSTERIOR_MODELS)
     made += expand("results/models/images/{model}.json", model=IMAGE_MODELS)
     made += expand("results/flows/images/{model}.h5", model=IMAGE_MODELS)

@@ -4,6 +4,7 @@ inflation-gap sweep, one row per image model, the paper's numbers in adjacent co
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..io import read_json, write_csv
 from ..provenance import step_provenance
@@ -14,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", nargs="+", required=True, help="image-metrics JSON files")
     parser.add_argument("--datasets", nargs="+", required=True, help="dataset of each model")
     parser.add_argument("--fid", nargs="*", default=[],
-                        help="fid JSON per model, in the same order ('' where none)")
+                        help="fid JSON files, <model>_fid.json beside <model>.json (optional)")
     parser.add_argument("--output", required=True)
 
 
@@ -44,10 +45,10 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    if len(args.datasets) != len(args.metrics) or (args.fid and len(args.fid) != len(args.metrics)):
-        raise ValueError("--metrics, --datasets (and --fid, if given) need one entry per model")
-    fids = [read_json(p, "fid") if p else None for p in args.fid] or [None] * len(args.metrics)
-    rows = [row(read_json(m, "image_metrics"), d, f)
-            for m, d, f in zip(args.metrics, args.datasets, fids, strict=True)]
+    if len(args.datasets) != len(args.metrics):
+        raise ValueError("--metrics and --datasets need one entry per model")
+    fids = {Path(p).name.removesuffix("_fid.json"): read_json(p, "fid") for p in args.fid}
+    rows = [row(read_json(m, "image_metrics"), d, fids.get(Path(m).stem))
+            for m, d in zip(args.metrics, args.datasets, strict=True)]
     write_csv(args.output, rows, step_provenance("image-table", args))
     print(f"{len(rows)} models -> {args.output}")
