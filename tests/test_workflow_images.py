@@ -67,11 +67,15 @@ def test_paper_configs_plan_their_image_models(tmp_path):
     assert counts["train"] == 13 and counts["image_table"] == 2
 
 
-def test_fid_without_weights_stops_with_one_line(tmp_path):
+def test_fid_without_weights_stops_with_one_line(tmp_path, capsys):
     from inflationary_flows.cli import main
 
-    assert main(["fid", "--flow", "x.h5", "--data", "d.h5", "--output",
-                 str(tmp_path / "f.json")]) == 1
+    for weights, reason in (([], "set images.fid.weights"),
+                            (["--weights", str(tmp_path / "none.pth")], "no file")):
+        assert main(["fid", "--flow", "x.h5", "--data", "d.h5", *weights, "--output",
+                     str(tmp_path / "f.json")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and reason in err, err
     assert not (tmp_path / "f.json").exists()
 
 
