@@ -53,6 +53,18 @@ BAD = [
     ("data.embedded", {"moons": {"base": "circles", "dim": 4}}, "'data.embedded.moons'.*clash"),
     ("data.embedded", {"9x": {"base": "circles", "dim": 4}}, "'data.embedded'"),
     ("toys.processes", -1, "'toys.processes'.*minimum of 0"),
+    # NaN passes every bound of a schema; infinity passes a one-sided one
+    ("schedules.prp.rho", float("nan"), "'schedules.prp.rho': nan is not a finite number"),
+    ("toys.solver.rtol", float("nan"), "'toys.solver.rtol': nan is not a finite number"),
+    ("images.training.lr", float("inf"), "'images.training.lr': inf is not a finite number"),
+    ("images.ig_sweep.inflation_gaps", [1.5, float("-inf")],
+     "'images.ig_sweep.inflation_gaps.1': -inf is not a finite"),
+    ("toys.solver.atol", 2.0, "'toys.solver.atol'.*< 1"),
+    # JSON Schema counts 3.0 as an integer; these keys must be written as one
+    ("toys.training.steps", 1500.0, "'toys.training.steps'.*not of type 'integer'"),
+    ("seed", 3.0, "'seed'.*not of type 'integer'"),
+    ("data.n_train", 10**13, "'data.n_train'.*GiB or more, above this machine's"),
+    ("toys.n_generate", 10**12, "'toys.n_generate'.*GiB or more, above this machine's"),
 ]
 
 
@@ -67,7 +79,8 @@ def test_bad_values_are_rejected_naming_the_key(key, value, message):
 @pytest.mark.parametrize(
     ("config", "key"),
     [({"seed": "x"}, "seed"), ({"unknown": 1}, "unknown"),
-     ({"data": {"n_test": 0}}, "data.n_test")],
+     ({"data": {"n_test": 0}}, "data.n_test"),
+     ({"schedules": {"prp": {"rho": float("nan")}}}, "schedules.prp.rho")],
 )
 def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
     proc = snakemake(tmp_path, "--dry-run", config=config, check=False)
@@ -75,6 +88,24 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
     out = proc.stdout + proc.stderr
     assert f"config key '{key}'" in out
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.workflow
+def test_a_bad_value_leaves_earlier_outputs_in_place(tmp_path):
+    """Snakemake deletes a job's old output before running it: a value that only the job
+    would reject (a float where an integer is meant) must stop the run at parse time."""
+    config = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
+              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
+              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "embedded": {"base": ""}}, "images": {"datasets": []}}
+    snakemake(tmp_path, "results/data/moons.h5", config=config)
+    before = (tmp_path / "results/data/moons.h5").read_bytes()
+    config["data"]["n_train"] = 200.0
+    proc = snakemake(tmp_path, "results/data/moons.h5", config=config, check=False)
+    assert proc.returncode != 0
+    assert "config key 'data.n_train': 200.0 is not of type 'integer'" in proc.stderr
+    assert (tmp_path / "results/data/moons.h5").read_bytes() == before
 
 
 def _merge(base, extra):

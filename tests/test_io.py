@@ -14,7 +14,8 @@ from inflationary_flows.io import (
     write_h5,
     write_json,
 )
-from inflationary_flows.provenance import provenance
+from inflationary_flows.provenance import array_hash, provenance
+from inflationary_flows.state_files import read_torch_state
 
 
 def test_h5_round_trip_with_provenance(tmp_path):
@@ -63,3 +64,56 @@ def test_json_and_csv(tmp_path):
     assert read_csv(tmp_path / "t.csv") == [{"a": "1", "b": "2"}]
     first = (tmp_path / "t.csv").read_text().splitlines()[0]
     assert json.loads(first.removeprefix("# provenance: "))["step"] == "x"
+
+
+def test_readers_reject_non_finite_values_naming_file_and_dataset(tmp_path):
+    path = tmp_path / "f.h5"
+    z = np.zeros((4, 3))
+    z[2, 1] = np.inf
+    write_h5(path, "flow", {"inflation/z": z, "n": np.array([1, 2])}, {}, {})
+    with pytest.raises(FormatError) as info:
+        read_h5(path, "flow")
+    assert str(info.value) == (f"{path}: dataset 'inflation/z' holds non-finite values "
+                               "(first inf at index [2, 1])")
+    (tmp_path / "m.json").write_text('{"format_version": 1, "kind": "metrics", "ks": NaN}')
+    with pytest.raises(FormatError, match="m.json: holds the non-finite number NaN$"):
+        read_json(tmp_path / "m.json", "metrics")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(FormatError, match="list.json: not a JSON object"):
+        read_json(tmp_path / "list.json")
+
+
+def test_torch_state_reader_names_the_file_and_the_fault(tmp_path):
+    import torch
+
+    path = tmp_path / "w.pt"
+    torch.save({"a": torch.ones(3), "opt": {"state": {0: {"m": torch.zeros(2)}}}}, path)
+    assert torch.equal(read_torch_state(path)["a"], torch.ones(3))
+    whole = path.read_bytes()
+    faults = {
+        "truncated": (whole[: len(whole) // 2], "not a readable torch file ("),
+        "text": (b"hello", "not a readable torch file ("),
+    }
+    for name, (content, message) in faults.items():
+        path.write_bytes(content)
+        with pytest.raises(FormatError) as info:
+            read_torch_state(path)
+        text = str(info.value)
+        assert text.startswith(f"{path}: {message}") and "\n" not in text, name
+        assert "weights_only=False" not in text
+    torch.save({"a": torch.ones(3), "opt": {"state": {0: {"m": torch.tensor([0, np.nan])}}}}, path)
+    with pytest.raises(FormatError, match="w.pt: tensor 'opt.state.0.m' holds non-finite"):
+        read_torch_state(path)
+    torch.save([torch.ones(1)], path)
+    with pytest.raises(FormatError, match="w.pt: holds a list, not a state dict"):
+        read_torch_state(path)
+
+
+def test_array_hash_tells_content_dtype_and_shape_apart():
+    a = np.arange(6.0).reshape(2, 3)
+    assert array_hash(a) == array_hash(a.copy()) == array_hash(np.asfortranarray(a))
+    b = a.copy()
+    b[1, 2] = np.nextafter(b[1, 2], 10)  # one ulp
+    variants = [b, a.astype(np.float32), a.reshape(3, 2), a[:1]]
+    assert len({array_hash(a), *map(array_hash, variants)}) == 5
+    assert array_hash(a, a[:1]) != array_hash(a[:1], a)

@@ -1,5 +1,6 @@
 """Faults: a killed training job resumes to bitwise-identical weights; bad data fails cleanly."""
 
+import copy
 import os
 import signal
 import subprocess
@@ -58,11 +59,62 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
     snakemake(work, "--rerun-incomplete", MODEL, config=work / "c.yaml")
     log = (work / "logs/train/toys/circles_prp.log").read_text()
     assert "resumed from results/checkpoints/toys/circles_prp/last.pt at step" in log
-    a = torch.load(straight / MODEL, weights_only=True)
-    b = torch.load(work / MODEL, weights_only=True)
+    assert_same_weights(straight / MODEL, work / MODEL)
+
+
+def assert_same_weights(path_a, path_b):
+    a, b = torch.load(path_a, weights_only=True), torch.load(path_b, weights_only=True)
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_a_changed_input_retrains_from_scratch_not_from_the_old_checkpoint(tmp_path):
+    config = copy.deepcopy(KILL_CONFIG)
+    config["toys"]["training"] |= {"steps": 60, "checkpoint_every": 20}
+    work = tmp_path / "work"
+    snakemake(work, MODEL, config=config)
+    old = torch.load(work / MODEL, weights_only=True)
+    config["data"]["n_train"] = 300  # new data, hence a new PCA; the spec is unchanged
+    snakemake(work, MODEL, config=config)
+    log = (work / "logs/train/toys/circles_prp.log").read_text()
+    assert ("not resuming from results/checkpoints/toys/circles_prp/last.pt: it was made from "
+            "other inputs (data, pca differ); training from scratch") in log
+    assert "resumed from" not in log
+    snakemake(tmp_path / "fresh", MODEL, config=config)
+    assert_same_weights(work / MODEL, tmp_path / "fresh" / MODEL)
+    assert not torch.equal(old["schedule.eigenvalues"],
+                           torch.load(work / MODEL, weights_only=True)["schedule.eigenvalues"])
+
+
+def test_corrupt_or_non_finite_intermediates_fail_naming_file_and_dataset(tmp_path):
+    config = copy.deepcopy(KILL_CONFIG)
+    config["toys"]["training"] |= {"steps": 20, "checkpoint_every": 20}
+    flows, metrics = "results/flows/toys/circles_prp.h5", "results/metrics/toys/circles_prp.json"
+    snakemake(tmp_path, flows, config=config)
+    arrays, attrs = read_h5(tmp_path / flows, "flow")
+    arrays["inflation/z"][3, 1] = np.nan
+    write_h5(tmp_path / flows, "flow", arrays, {k: v for k, v in attrs.items() if k not in
+                                                 ("format_version", "kind", "provenance")},
+             attrs["provenance"])
+    proc = snakemake(tmp_path, metrics, config=config, check=False)
+    assert_failed_cleanly(proc, tmp_path, "logs/metrics_toy/circles_prp.log", metrics,
+                          f"{flows}: dataset 'inflation/z' holds non-finite values (first nan "
+                          "at index [3, 1])")
+
+    weights = tmp_path / MODEL
+    state = torch.load(weights, weights_only=True)
+    weights.write_bytes(weights.read_bytes()[:3000])  # a copy cut short
+    proc = snakemake(tmp_path, flows, config=config, check=False)
+    assert_failed_cleanly(proc, tmp_path, "logs/flow/toys/circles_prp.log", flows,
+                          f"{MODEL}: not a readable torch file (")
+    state["backbone.inp.weight"] = torch.zeros(16, 9)  # weights of another network
+    torch.save(state, weights)
+    proc = snakemake(tmp_path, flows, config=config, check=False)
+    assert_failed_cleanly(proc, tmp_path, "logs/flow/toys/circles_prp.log", flows,
+                          f"{MODEL}: does not fit the network of results/models/toys/"
+                          "circles_prp.json (backbone.inp.weight: (16, 9) in the file, "
+                          "(16, 7) expected)")
 
 
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
@@ -95,7 +147,8 @@ def test_non_finite_data_fail_the_pca_rule_cleanly(tmp_path):
     rewrite(tmp_path / "results/data/moons.h5", train__x=lambda x: x.__setitem__((5, 1), np.nan))
     proc = snakemake(tmp_path, "results/pca/moons.h5", config=NO_TOYS, check=False)
     assert_failed_cleanly(proc, tmp_path, "logs/pca/moons.log", "results/pca/moons.h5",
-                          "non-finite values in train column(s) [1]")
+                          "results/data/moons.h5: dataset 'train/x' holds non-finite values "
+                          "(first nan at index [5, 1])")
 
 
 def test_constant_data_fail_the_pca_rule_cleanly(tmp_path):

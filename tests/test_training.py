@@ -69,7 +69,7 @@ def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path):
         if first.step % cfg.checkpoint_every == 0:
             first.save_checkpoint()
     resumed = Trainer(make_model(x), make_model(x).basis.to_eigen(x), cfg, tmp_path)
-    assert resumed.try_resume() and resumed.step == 10
+    assert resumed.try_resume() is None and resumed.step == 10
     resumed.fit()
     for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values(),
                     strict=True):
@@ -77,6 +77,87 @@ def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path):
     for a, b in zip(straight.ema.state_dict().values(), resumed.ema.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
+
+
+def checkpointed(tmp_path, x, inputs, steps=10, **net):
+    """A checkpoint of ``steps`` steps from a trainer whose inputs hash to ``inputs``."""
+    cfg = TrainConfig(steps=steps, batch_size=64, checkpoint_every=steps, t_max=15.0,
+                      warmup_steps=2)
+    model = make_model(x, **net)
+    Trainer(model, model.basis.to_eigen(x), cfg, tmp_path, inputs=inputs).fit()
+    return cfg
+
+
+def assert_weights_equal(a, b):
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+@pytest.mark.parametrize("changed", ["data", "pca", "spec"])
+def test_a_checkpoint_from_other_inputs_is_not_resumed(tmp_path, changed):
+    x = four_clusters(500)
+    inputs = {"data": "d0", "pca": "p0", "spec": "s0"}
+    cfg = checkpointed(tmp_path, x, inputs)
+    model = make_model(x)
+    again = Trainer(model, model.basis.to_eigen(x), cfg, tmp_path,
+                    inputs={**inputs, changed: "new"})
+    assert again.try_resume() == f"it was made from other inputs ({changed} differ)"
+    assert again.step == 0
+    again.fit()  # from scratch: the weights of a run that never saw the checkpoint
+    fresh = make_model(x)
+    alone = Trainer(fresh, fresh.basis.to_eigen(x), cfg)
+    alone.fit()
+    assert_weights_equal(again.model, alone.model)
+    # the stale checkpoint was replaced: the same inputs now resume it
+    model = make_model(x)
+    same = Trainer(model, model.basis.to_eigen(x), cfg, tmp_path,
+                   inputs={**inputs, changed: "new"})
+    assert same.try_resume() is None and same.step == cfg.steps
+
+
+def test_a_changed_training_config_or_process_layout_is_not_resumed(tmp_path):
+    x = four_clusters(500)
+    cfg = checkpointed(tmp_path, x, {})
+    model = make_model(x)
+    longer = Trainer(model, model.basis.to_eigen(x), TrainConfig(**{**cfg.__dict__, "lr": 1e-3}),
+                     tmp_path)
+    assert longer.try_resume() == "it was made from other inputs (training differ)"
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)
+    saved["fingerprint"] = saved["fingerprint"].replace("1 on cpu", "2 on cpu")
+    torch.save(saved, tmp_path / "last.pt")
+    model = make_model(x)
+    assert Trainer(model, model.basis.to_eigen(x), cfg, tmp_path).try_resume() == \
+        "it was made from other inputs (processes differ)"
+
+
+def test_a_checkpoint_of_another_network_shape_starts_afresh_with_a_reason(tmp_path):
+    x = four_clusters(500)
+    cfg = checkpointed(tmp_path, x, {"spec": "same"}, width=32)
+    model = make_model(x, width=16)
+    trainer = Trainer(model, model.basis.to_eigen(x), cfg, tmp_path, inputs={"spec": "same"})
+    reason = trainer.try_resume()
+    assert reason.startswith("its network does not match (backbone.")
+    assert "32" in reason and "16" in reason and trainer.step == 0
+
+
+@pytest.mark.parametrize("fault", ["truncated", "not torch", "no fingerprint"])
+def test_an_unreadable_or_old_checkpoint_starts_afresh_with_a_reason(tmp_path, fault):
+    x = four_clusters(500)
+    cfg = checkpointed(tmp_path, x, {})
+    path = tmp_path / "last.pt"
+    if fault == "truncated":
+        path.write_bytes(path.read_bytes()[:5000])
+    elif fault == "not torch":
+        path.write_text("hello")
+    else:
+        saved = torch.load(path, weights_only=True)
+        del saved["fingerprint"]
+        torch.save(saved, path)
+    model = make_model(x)
+    trainer = Trainer(model, model.basis.to_eigen(x), cfg, tmp_path)
+    reason = trainer.try_resume()
+    expected = "it records no fingerprint" if fault == "no fingerprint" else "it cannot be used ("
+    assert reason.startswith(expected) and "\n" not in reason and trainer.step == 0
 
 
 class CorruptedAtStep(Trainer):

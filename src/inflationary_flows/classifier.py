@@ -55,8 +55,11 @@ def accuracy(model: DigitsClassifier, x: Tensor, labels: Tensor) -> float:
 def load_classifier(weights_path, spec_path) -> DigitsClassifier:
     """The classifier a ``classifier`` step wrote (state_dict loaded with weights_only)."""
     from .io import read_json
+    from .state_files import check_state_matches, read_torch_state
 
     meta = read_json(spec_path, "classifier")
     model = DigitsClassifier(**meta["config"]).float()
-    model.load_state_dict(torch.load(weights_path, weights_only=True))
+    state = read_torch_state(weights_path)
+    check_state_matches(weights_path, model, state, f"the classifier of {spec_path}")
+    model.load_state_dict(state)
     return model.eval().requires_grad_(False)

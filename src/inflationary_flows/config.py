@@ -7,6 +7,8 @@ names the offending key and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ def _filling_validator(schema: Mapping[str, Any]):
     imported here so that steps needing only the helpers below do not depend on it."""
     from jsonschema import Draft202012Validator, validators
 
+    # JSON Schema counts 3.0 as an integer; a step count or a size must be written as one
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+
     def set_defaults(validator, properties, instance, sub_schema):
         if isinstance(instance, dict):
             for key, sub in properties.items():
@@ -33,7 +39,8 @@ def _filling_validator(schema: Mapping[str, Any]):
         yield from Draft202012Validator.VALIDATORS["properties"](
             validator, properties, instance, sub_schema)
 
-    return validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
+    return validators.extend(Draft202012Validator, {"properties": set_defaults},
+                             type_checker=checker)(schema)
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -70,6 +77,7 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[s
     """Check ``config`` against ``schema`` and the cross-key rules; fill defaults in place."""
     from jsonschema.exceptions import best_match
 
+    _check_finite(config)
     error = best_match(_filling_validator(schema).iter_errors(config))
     if error is not None:
         allowed = _allowed(error)
@@ -77,7 +85,50 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[s
             f"config key '{_key(error)}': {error.message}" + (f" ({allowed})" if allowed else "")
         )
     _check_cross_keys(config)
+    _check_memory(config)
     return config
+
+
+def _check_finite(node: Any, where: tuple[str, ...] = ()) -> None:
+    """Reject YAML's .nan and .inf first: they pass every schema bound (any comparison with
+    NaN is false), and a NaN rate or tolerance trains to nothing or hangs a solver."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config key '{'.'.join(where) or '<top level>'}': {node} is not a "
+                          "finite number")
+    items = node.items() if isinstance(node, Mapping) else \
+        enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        _check_finite(value, (*where, str(key)))
+
+
+def physical_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(config: dict[str, Any]) -> None:
+    """Sizes whose float64 arrays cannot fit in this machine's memory fail here, before
+    Snakemake deletes any earlier output, not as a MemoryError inside a job. The counts of
+    copies are lower bounds: a size that passes may still need more."""
+    limit = physical_memory_bytes()
+    data, images = config["data"], config["images"]
+    toy_dims = [dataset_dim(config, n) for n in dataset_names(config)
+                if not is_image_set(config, n)]
+    image_dims = [dataset_dim(config, n) for n in images["datasets"]]
+    # a generated set holds at least its raw and its z-scored float64 copy
+    sizes = [("data.n_train", data["n_train"] + data["n_test"], toy_dims, 2)]
+    for section, dims in (("toys", toy_dims), ("images", image_dims)):
+        n = config[section]
+        # the flow holds the points, their latents, a solver stage and the result at once
+        sizes += [(f"{section}.{key}", n[key], dims, 4) for key in ("n_eval", "n_generate")]
+        if "n_trajectories" in n:
+            sizes.append((f"{section}.n_trajectories", n["n_trajectories"] * n["frames"],
+                          dims, 1))
+    for key, rows, dims, copies in sizes:
+        need = rows * max(dims, default=0) * 8 * copies
+        if need > limit:
+            raise ConfigError(f"config key '{key}': {rows} rows of D = {max(dims)} need about "
+                              f"{need / 2**30:.3g} GiB or more, above this machine's "
+                              f"{limit / 2**30:.3g} GiB of memory")
 
 
 # log of float32's largest value: exp(rho g T) must stay below it

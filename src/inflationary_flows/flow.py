@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from .basis import EigenBasis
 from .denoisers import Denoiser
 from .solvers import Solution, integrate
+from .spec import require_positive
 
 
 @dataclass
@@ -37,6 +38,10 @@ class SolverConfig:
     spacing: str = "uniform"
     rtol: float = 1e-6
     atol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        require_positive("SolverConfig", rtol=self.rtol, atol=self.atol,
+                         span=self.t_max - self.t_min)
 
 
 @dataclass

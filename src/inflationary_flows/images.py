@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import Dataset
+from .sources import folder_files
 
 # value = uint8 * scale + offset: 0..255 -> [-1, 1], the paper's pixel scaling (section 2.3)
 PIXEL_ENCODING = {"dtype": "uint8", "scale": 1 / 127.5, "offset": -1.0}
@@ -101,13 +102,6 @@ def load_cifar10(path: str | Path, md5: str | None = CIFAR10_MD5) -> Dataset:
                    (3, 32, 32))
 
 
-def image_files(folder: Path) -> list[Path]:
-    """Every file under ``folder`` (hidden ones skipped), sorted: the dataset's order."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in
-                                             p.relative_to(folder).parts))
-
-
 def load_image_folder(folder: str | Path, size: int, test_fraction: float, seed: int,
                       name: str = "images") -> Dataset:
     """Every image under ``folder`` (e.g. AFHQv2's train/{cat,dog,wild}), as RGB resized to
@@ -121,7 +115,7 @@ def load_image_folder(folder: str | Path, size: int, test_fraction: float, seed:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"image folder {folder} does not exist")
-    files = image_files(folder)
+    files = folder_files(folder)
     if not files:
         raise ValueError(f"image folder {folder} holds no files")
     classes = sorted({f.relative_to(folder).parts[0] for f in files if f.parent != folder})

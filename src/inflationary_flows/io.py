@@ -2,7 +2,9 @@
 
 Every writer goes through :func:`atomic_path`: the file is written under a temporary name in
 the destination folder and renamed into place, so an interrupted job never leaves a file that
-looks complete. Every reader checks the format version and the datasets it needs.
+looks complete. Every reader checks the format version and the datasets it needs, and
+rejects non-finite numbers (no step writes them, so one read back means a fault), naming the
+file and the dataset in one line.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ def write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
 
 
 def read_json(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    def non_finite(word: str) -> float:
+        raise FormatError(f"{path}: holds the non-finite number {word}")
+
     try:
-        payload = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        payload = json.loads(Path(path).read_text(), parse_constant=non_finite)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FormatError(f"{path}: cannot read JSON ({err})") from err
+    if not isinstance(payload, dict):
+        raise FormatError(f"{path}: not a JSON object")
     _check_version(path, payload.get("format_version"))
     if kind is not None and payload.get("kind") != kind:
         raise FormatError(f"{path}: expected a '{kind}' file, found '{payload.get('kind')}'")
@@ -100,6 +107,11 @@ def read_h5(
     missing = [name for name in required if name not in arrays]
     if missing:
         raise FormatError(f"{path}: missing dataset(s) {', '.join(missing)}")
+    for name, array in arrays.items():
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            where = np.argwhere(~np.isfinite(array))[0].tolist()
+            raise FormatError(f"{path}: dataset '{name}' holds non-finite values (first "
+                              f"{array[tuple(where)]} at index {where})")
     return arrays, attrs
 
 

@@ -14,11 +14,12 @@ import torch
 
 from .basis import EigenBasis
 from .flow import InflationaryFlow, SolverConfig
-from .io import atomic_path, read_json, write_json
+from .io import FormatError, atomic_path, read_json, write_json
 from .networks import build_backbone
 from .preconditioning import IFPreconditioner
 from .schedules import Schedule, make_schedule
 from .spec import resolve_dims_to_keep
+from .state_files import check_state_matches, read_torch_state
 
 
 def schedule_from_spec(spec: dict[str, Any], eigenvalues: torch.Tensor) -> Schedule:
@@ -50,11 +51,14 @@ def save_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
 def load_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
                device: str | torch.device = "cpu") -> tuple[IFPreconditioner, dict[str, Any]]:
     meta = read_json(spec_path, "model")
-    state = torch.load(weights_path, map_location=device, weights_only=True)
+    state = read_torch_state(weights_path, device)
+    if "basis.eigenvectors" not in state:
+        raise FormatError(f"{weights_path}: not a model's weights (no basis.eigenvectors)")
     dim = state["basis.eigenvectors"].shape[0]
     placeholder = torch.ones(dim, dtype=torch.float64)
     model = build_model(meta["spec"], placeholder, torch.eye(dim, dtype=torch.float64),
                         torch.zeros(dim, dtype=torch.float64))
+    check_state_matches(weights_path, model, state, f"the network of {spec_path}")
     model.load_state_dict(state)
     # loaded for inference: no autograd graph across thousands of solver steps
     return model.to(device).eval().requires_grad_(False), meta

@@ -23,6 +23,18 @@ def config_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def array_hash(*arrays: Any) -> str:
+    """Short hash of arrays' dtypes, shapes and bytes: equal only for identical content."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()[:16]
+
+
 @cache
 def git_commit() -> str:
     """Commit of the source tree this package was loaded from ("unknown" outside git)."""

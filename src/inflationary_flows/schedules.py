@@ -29,6 +29,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+from .spec import require_positive
+
 
 def g_prp(dim: int) -> Tensor:
     """PR-preserving rates: every dimension inflates at the same rate, g_i = 1."""
@@ -210,6 +212,7 @@ def make_schedule(kind: str, form: str, eigenvalues: Tensor, *, dims_to_keep: in
                   g_mode: str = "constant_gap", inflation_gap: float = 2.0, rho: float = 1.0,
                   gamma0: float = 5e-4, A0: float = 1.0) -> Schedule:
     """Build a schedule by name: kind "prp"/"prr", form "main" (text) or "reference"."""
+    require_positive("schedule", rho=rho, A0=A0, gamma0=gamma0, inflation_gap=inflation_gap)
     dim = len(eigenvalues)
     if kind == "prp":
         g = g_prp(dim)

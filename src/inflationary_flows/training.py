@@ -13,16 +13,20 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import torch
 from torch import Tensor
 
 from .distributed import Processes
-from .io import atomic_path
+from .io import FormatError, atomic_path
 from .preconditioning import IFPreconditioner
+from .provenance import config_hash
+from .spec import require_positive
+from .state_files import check_state_matches, read_torch_state
 
 
 @dataclass
@@ -40,6 +44,10 @@ class TrainConfig:
     t_max: float = 15.0
     reference_size: int = 0
     mixed_precision: bool = True  # bf16 autocast of the network on CUDA; CPUs train in fp32
+
+    def __post_init__(self) -> None:
+        require_positive("TrainConfig", lr=self.lr, ema_halflife_samples=self.ema_halflife_samples,
+                         grad_clip=self.grad_clip, span=self.t_max - self.t_min)
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,6 +88,9 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 class Trainer:
     """Trains ``model`` on eigen-coordinate data ``u`` (N, D); checkpoints to ``ckpt_dir``.
 
+    ``inputs`` names a hash of everything else the weights depend on (the training data, the
+    PCA, the model spec); with the training config and the process layout it forms the
+    checkpoint's fingerprint, and a checkpoint is resumed only if its fingerprint is equal.
     With ``procs`` of several processes (torchrun), the backbone is wrapped in
     DistributedDataParallel for the loss only, so ``model`` and its state_dict stay plain;
     only the main process writes checkpoints.
@@ -87,7 +98,7 @@ class Trainer:
 
     def __init__(self, model: IFPreconditioner, u: Tensor, cfg: TrainConfig,
                  ckpt_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 procs: Processes | None = None) -> None:
+                 procs: Processes | None = None, inputs: Mapping[str, str] | None = None) -> None:
         self.cfg = cfg
         self.procs = procs = procs or Processes()
         self.part = procs.batch_slice(cfg.batch_size)
@@ -111,6 +122,8 @@ class Trainer:
         self.step = 0
         self.ckpt_dir = Path(ckpt_dir) if ckpt_dir else None
         self.history: list[dict[str, float]] = []
+        self.fingerprint = {**(inputs or {}), "training": config_hash(asdict(cfg)),
+                            "processes": f"{procs.world_size} on {self.device.type}"}
 
     # -- checkpoints ---------------------------------------------------------------------
     def _ckpt_path(self) -> Path:
@@ -122,25 +135,47 @@ class Trainer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step,
-                 "rng": self.gen.get_state(), "config": json.dumps(asdict(self.cfg)),
+                 "rng": self.gen.get_state(), "fingerprint": json.dumps(self.fingerprint),
                  "history": json.dumps(self.history)}
         with atomic_path(self._ckpt_path()) as tmp:
             torch.save(state, tmp)
 
-    def try_resume(self) -> bool:
-        """Load the last checkpoint if there is one for the same config; True if resumed."""
+    def try_resume(self) -> str | None:
+        """Load the last checkpoint if it was made from identical inputs. Returns None when
+        resumed or when there is none, else why it was not (training then starts afresh and
+        the next checkpoint replaces it)."""
         if self.ckpt_dir is None or not self._ckpt_path().exists():
-            return False
-        state = torch.load(self._ckpt_path(), map_location=self.device, weights_only=True)
-        if json.loads(state["config"]) != asdict(self.cfg):
-            return False  # a different run: start afresh (the stale checkpoint is replaced)
+            return None
+        try:
+            state = read_torch_state(self._ckpt_path(), self.device)
+        except FormatError as err:  # truncated, not a torch file, or non-finite weights
+            return f"it cannot be used ({str(err).split(': ', 1)[1]})"
+        reason = self._stale(state)
+        if reason:
+            return reason
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["optimizer"])
         self.gen.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
         self.step = int(state["step"])
         self.history = json.loads(state["history"])
-        return True
+        return None
+
+    def _stale(self, state: dict[str, Any]) -> str | None:
+        """Why ``state`` cannot continue this run (None if it can)."""
+        if "fingerprint" not in state:
+            return "it records no fingerprint of its inputs (made by an older version)"
+        saved = json.loads(state["fingerprint"])
+        changed = sorted(k for k in saved.keys() | self.fingerprint.keys()
+                         if saved.get(k) != self.fingerprint.get(k))
+        if changed:
+            return f"it was made from other inputs ({', '.join(changed)} differ)"
+        # equal fingerprints with other shapes: a network-code change the spec does not show
+        try:
+            check_state_matches(self._ckpt_path(), self.model, state["model"], "the network")
+        except FormatError as err:
+            return f"its network does not match ({str(err).split(' (', 1)[1]}"
+        return None
 
     # -- one step ------------------------------------------------------------------------
     def _batch(self) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
@@ -182,8 +217,11 @@ class Trainer:
     def fit(self, log: TextIO | None = None, log_every: int = 100) -> None:
         from tqdm import tqdm
 
-        resumed = self.try_resume()
-        if resumed and log:
+        stale = self.try_resume()
+        if log and stale:
+            print(f"not resuming from {self._ckpt_path()}: {stale}; training from scratch",
+                  file=log, flush=True)
+        elif log and self.step:
             print(f"resumed from {self._ckpt_path()} at step {self.step}", file=log, flush=True)
         bar = tqdm(total=self.cfg.steps, initial=self.step, file=log, mininterval=5,
                    disable=log is None, ascii=True)

@@ -6,6 +6,7 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from inflationary_flows.codedeps import source_closure
+from inflationary_flows.sources import fingerprint
 import hashlib
 import json
 import shlex
@@ -43,7 +44,9 @@ IMAGE_SETS = config["images"]["datasets"]
 IMAGE_VARIANTS = image_variants(config)
 IMAGE_MODELS = [f"{d}_{v}" for d in IMAGE_SETS for v in IMAGE_VARIANTS]
 FIGURE_SET = config["images"]["figure"]["dataset"] or (IMAGE_SETS or ["none"])[0]
-FIGURE_VARIANTS = ["prp"] + [f"prr{d}" for d in config["images"]["figure"]["dims_to_keep"]]
+FIGURE_VARIANTS = ["prp"] + [
+    f"prr{d}" for d in config["images"]["figure"]["dims_to_keep"]
+]
 SPECTRA_SETS = [d for d in DATASETS if is_image_set(config, d)]
 # the residual analysis: every toy model, and the digits models (small enough for the exact
 # empirical reference denoiser on the CPU)
@@ -51,8 +54,15 @@ RESIDUAL_MODELS = [("toys", m) for m in TOY_MODELS]
 RESIDUAL_MODELS += [("images", m) for m in IMAGE_MODELS if m.startswith("digits_")]
 
 # Rules run the repository's own source (`python -m inflationary_flows <step>`), with or
-# without --use-conda.
-shell.prefix(f"export PYTHONPATH={SRC}" + "${{PYTHONPATH:+:$PYTHONPATH}}; ")
+# without --use-conda. The path is quoted (a checkout in "my repo" would otherwise export
+# PYTHONPATH=.../my and run another installed copy) and braces doubled for Snakemake's
+# formatting of the prefix. A prefix replaces Snakemake's default `set -euo pipefail`: it is
+# restored, so that a failing export stops the job instead of passing silently.
+_SRC_QUOTED = shlex.quote(str(SRC)).replace("{", "{{").replace("}", "}}")
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={_SRC_QUOTED}"
+    + '"${{PYTHONPATH:+:$PYTHONPATH}}"; '
+)
 
 
 def code(step_module):
@@ -95,6 +105,13 @@ def dataset_source(wildcards):
     if wildcards.dataset in data["image_folders"]:
         return [data["image_folders"][wildcards.dataset]["folder"]]
     return []
+
+
+def source_fingerprint(paths):
+    """A params value that changes whenever the user's files at ``paths`` change (added,
+    removed or replaced, even with an older mtime), which their mtimes as inputs miss.
+    """
+    return " ".join(fingerprint(p) for p in paths)
 
 
 def dataset_args(wildcards):
@@ -155,6 +172,12 @@ def with_fid(dataset):
     return dataset != "digits" and bool(config["images"]["fid"]["weights"])
 
 
+def fid_weights():
+    """The Inception weights file FID reads, as an input list (none when FID is off)."""
+    weights = config["images"]["fid"]["weights"]
+    return [weights] if weights else []
+
+
 def image_metrics_inputs(wildcards):
     found = {
         "flow": f"results/flows/images/{wildcards.dataset}_{wildcards.schedule}.h5",
@@ -174,7 +197,11 @@ def image_table_inputs(wildcards):
     )
     models = [f"{d}_{v}" for d in IMAGE_SETS for v in variants]
     found = {"metrics": [f"results/metrics/images/{m}.json" for m in models]}
-    fid = [f"results/metrics/images/{m}_fid.json" for m in models if with_fid(model_dataset(m))]
+    fid = [
+        f"results/metrics/images/{m}_fid.json"
+        for m in models
+        if with_fid(model_dataset(m))
+    ]
     return found | ({"fid": fid} if fid else {})
 
 
@@ -243,7 +270,10 @@ def calibration_targets():
             "results/metrics/coverage_{model}.json", model=COVERAGE_MODELS
         )
     if EMBEDDED_SETS:
-        targets += ["results/figures/supp_embedded.pdf", "results/metrics/embedded.json"]
+        targets += [
+            "results/figures/supp_embedded.pdf",
+            "results/metrics/embedded.json",
+        ]
     if config["calibration"]["residuals"]["enabled"] and RESIDUAL_MODELS:
         targets += [
             "results/figures/supp_residuals.pdf",
@@ -266,7 +296,9 @@ def provenance_targets(wildcards=None):
     """The outputs the provenance table reads: the main targets and what they are made of."""
     made = expand("results/data/{dataset}.h5", dataset=DATASETS)
     made += expand("results/pca/{dataset}.h5", dataset=DATASETS)
-    embedded = [f"{d}_{config['calibration']['embedded']['schedule']}" for d in EMBEDDED_SETS]
+    embedded = [
+        f"{d}_{config['calibration']['embedded']['schedule']}" for d in EMBEDDED_SETS
+    ]
     toy_models = list(dict.fromkeys(TOY_MODELS + embedded))
     made += expand("results/models/toys/{model}.json", model=toy_models)
     made += expand("results/flows/toys/{model}.h5", model=toy_models)

@@ -14,6 +14,8 @@ rule dataset:
     params:
         args=dataset_args,
         seed=config["seed"],
+        # not in the command: a change of the source's files reruns the job (params trigger)
+        source_state=lambda w: source_fingerprint(dataset_source(w)),
     shell:
         "python -m inflationary_flows dataset --name {wildcards.dataset} {params.args} --seed {params.seed} "
         "--output {output} > {log} 2>&1"

@@ -56,6 +56,7 @@ rule fid_image:
     input:
         flow="results/flows/images/{dataset}_{schedule}.h5",
         data="results/data/{dataset}.h5",
+        weights=fid_weights(),
         code=code("fid"),
     output:
         "results/metrics/images/{dataset}_{schedule}_fid.json",
@@ -68,6 +69,8 @@ rule fid_image:
         gpu=config["images"]["gpu"],
     params:
         weights=shlex.quote(config["images"]["fid"]["weights"]),
+        # replaced weights rerun FID even when the new file's mtime is older
+        weights_state=source_fingerprint(fid_weights()),
         batch_size=config["images"]["fid"]["batch_size"],
         device=lambda w, resources: "cuda" if resources.gpu else "cpu",
     shell:
@@ -124,16 +127,18 @@ rule image_table:
             caption="../report/image_table.rst",
             category="Tables",
         ),
-    wildcard_constraints:
-        table="table1|table_ig_sweep",
     log:
         "logs/tables/{table}.log",
+    wildcard_constraints:
+        table="table1|table_ig_sweep",
     conda:
         env("torch")
     resources:
         **slurm_resources(),
     params:
-        datasets=lambda w, input: " ".join(model_dataset(Path(m).stem) for m in input.metrics),
+        datasets=lambda w, input: " ".join(
+            model_dataset(Path(m).stem) for m in input.metrics
+        ),
         fid=lambda w, input: (
             "--fid " + " ".join(input.fid) if "fid" in input.keys() else ""
         ),

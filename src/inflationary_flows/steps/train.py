@@ -17,7 +17,7 @@ from .. import distributed
 from ..datasets import read_dataset
 from ..io import read_h5
 from ..models import build_model, save_model
-from ..provenance import step_provenance
+from ..provenance import array_hash, config_hash, step_provenance
 from ..training import TrainConfig, Trainer, loss_by_time_band
 
 
@@ -64,7 +64,11 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
                       t_max=sched["t_max"])
     u_train = model.basis.to_eigen(torch.as_tensor(data["train"], dtype=torch.float64))
-    trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs)
+    # a checkpoint resumes only if everything the weights depend on is identical
+    inputs = {"data": array_hash(data["train"]),
+              "pca": array_hash(pca["mean"], pca["eigenvalues"], pca["eigenvectors"]),
+              "spec": config_hash(spec)}
+    trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs, inputs)
     log = sys.stderr if procs.is_main else None
     if log:
         print(f"training on {device} in {procs.world_size} process(es): {u_train.shape[0]} "
