@@ -30,6 +30,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/toys.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
 
 

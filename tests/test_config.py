@@ -98,13 +98,14 @@ def test_a_bad_value_leaves_earlier_outputs_in_place(tmp_path):
               "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
     snakemake(tmp_path, "results/data/moons.h5", config=config)
     before = (tmp_path / "results/data/moons.h5").read_bytes()
     config["data"]["n_train"] = 200.0
     proc = snakemake(tmp_path, "results/data/moons.h5", config=config, check=False)
     assert proc.returncode != 0
-    assert "config key 'data.n_train': 200.0 is not of type 'integer'" in proc.stderr
+    assert "config key 'data.n_train': 200.0 is not of type 'integer'" in proc.stdout + proc.stderr
     assert (tmp_path / "results/data/moons.h5").read_bytes() == before
 
 

@@ -132,6 +132,7 @@ def test_image_datasets_through_dataset_pca_and_table_rules(tmp_path):
               "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
     work = tmp_path / "w"
     snakemake(work, config=config)

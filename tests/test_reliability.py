@@ -28,6 +28,7 @@ KILL_CONFIG = {
              "n_eval": 50, "n_generate": 50},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []},
 }
 MODEL = "results/models/toys/circles_prp.pt"
@@ -121,6 +122,7 @@ NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test"
            "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 
@@ -164,6 +166,7 @@ def image_config(**data):
             "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.workflow
 
 OFF = {"calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                        "coverage": {"models": []}, "solvers": {"model": ""},
+                       "density": {"models": []},
                        "embedded": {"base": ""}}, "images": {"datasets": []}}
 TOY_CHAIN = {
     "seed": 3,

@@ -78,6 +78,7 @@ def test_editing_a_module_reruns_exactly_its_rules(tmp_path):
               "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
     snakemake(work, config=config, snakefile=copy / "Snakefile")
     proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")

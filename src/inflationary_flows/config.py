@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .spec import resolve_dims_to_keep
+from .tables import table_dim
 
 
 class ConfigError(ValueError):
@@ -140,11 +141,18 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
 
     data = config["data"]
     builtin = {*TOY_DIMS, "digits", "cifar10"}
-    for section in ("embedded", "image_folders"):
+    earlier: set[str] = set()  # names of the sections before, in dataset_names' order
+    for section in ("embedded", "image_folders", "tables"):
         for name in data[section]:
-            if name in builtin or (section == "image_folders" and name in data["embedded"]):
+            if name in builtin or name in earlier:
                 raise ConfigError(f"config key 'data.{section}.{name}': name clashes with a "
                                   "dataset")
+        earlier |= set(data[section])
+    for name, spec in data["tables"].items():
+        try:
+            table_dim(spec)
+        except (ValueError, OSError) as err:
+            raise ConfigError(f"config key 'data.tables.{name}.path': {err}") from None
     for name in embedded_toys(config):
         if name in data["embedded"]:
             raise ConfigError(f"config key 'data.embedded.{name}': name clashes with a dataset "
@@ -170,6 +178,7 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'calibration.embedded.schedule': unknown schedule "
                           f"'{embedded_schedule}' (allowed: {', '.join(config['schedules'])})")
     _check_images(config)
+    _check_density(config)
 
 
 def _check_schedule(key: str, spec: dict[str, Any]) -> None:
@@ -201,10 +210,12 @@ def _check_toys(config: dict[str, Any]) -> None:
         for name in datasets:
             if name not in toys_known:
                 raise ConfigError(f"config key 'toys.models.{sched}': dataset '{name}' is not a "
-                                  f"toy set of data.toys or data.embedded (allowed: "
+                                  f"toy set of data.toys, data.embedded or data.tables (allowed: "
                                   f"{', '.join(toys_known)})")
-            _check_keep(f"schedules.{sched}.dims_to_keep", schedules[sched],
-                        dataset_dim(config, name), name)
+            table = config["data"]["tables"].get(name, {})
+            key = (f"data.tables.{name}.dims_to_keep" if table.get("dims_to_keep")
+                   else f"schedules.{sched}.dims_to_keep")
+            _check_keep(key, toy_schedule(config, name, sched), dataset_dim(config, name), name)
     for fig, sched in toys["figures"].items():
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
@@ -252,6 +263,18 @@ def _check_toys(config: dict[str, Any]) -> None:
     if config["data"]["n_test"] < 2 * toys["n_eval"]:
         raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")
+
+
+def _check_density(config: dict[str, Any]) -> None:
+    toys = set(toy_models(config))
+    images = [f"{d}_prp" for d in config["images"]["datasets"]]
+    for name in config["calibration"]["density"]["models"]:
+        if name not in toys and name not in images:
+            raise ConfigError(f"config key 'calibration.density.models': '{name}' is not a "
+                              f"model (allowed: {', '.join(sorted(toys) + images)})")
+        if name in toys and config["schedules"][name.rsplit("_", 1)[1]]["kind"] != "prp":
+            raise ConfigError(f"config key 'calibration.density.models': '{name}' is not a PRP "
+                              "model (log_prob needs every dimension kept)")
 
 
 def _check_images(config: dict[str, Any]) -> None:
@@ -334,10 +357,40 @@ def training_processes(section: Mapping[str, Any], gpus: int) -> int:
     return int(section["processes"]) or max(1, int(gpus))
 
 
-def toy_figures(config: Mapping[str, Any]) -> list[str]:
-    """Figures whose schedule has at least one model."""
+def toy_schedule(config: Mapping[str, Any], dataset: str, schedule: str) -> dict[str, Any]:
+    """The schedule of a toy model; a table's own dims_to_keep replaces a PRR schedule's."""
+    spec = dict(config["schedules"][schedule])
+    keep = config["data"]["tables"].get(dataset, {}).get("dims_to_keep")
+    if keep and spec["kind"] == "prr":
+        spec["dims_to_keep"] = keep
+    return spec
+
+
+def figure_datasets(config: Mapping[str, Any], figure: str) -> list[str]:
+    """The rows of a toy figure: its schedule's datasets but tables (they have their own)."""
     toys = config["toys"]
-    return [fig for fig, sched in toys["figures"].items() if toys["models"].get(sched)]
+    return [d for d in toys["models"].get(toys["figures"][figure], [])
+            if d not in config["data"]["tables"]]
+
+
+def toy_figures(config: Mapping[str, Any]) -> list[str]:
+    """Figures whose schedule has at least one model of a toy set."""
+    return [fig for fig in config["toys"]["figures"] if figure_datasets(config, fig)]
+
+
+def table_models(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each table that has models, with them ('<table>_<schedule>'), for its figure."""
+    found: dict[str, list[str]] = {}
+    for sched, datasets in config["toys"]["models"].items():
+        for name in datasets:
+            if name in config["data"]["tables"]:
+                found.setdefault(name, []).append(f"{name}_{sched}")
+    return found
+
+
+def density_family(config: Mapping[str, Any], model: str) -> str:
+    """Where a density-benchmark model lives: 'toys' or 'images'."""
+    return "toys" if model in toy_models(config) else "images"
 
 
 def toy_models(config: Mapping[str, Any]) -> list[str]:
@@ -371,7 +424,7 @@ def dataset_names(config: Mapping[str, Any]) -> list[str]:
     names = list(data["toys"]) + list(embedded_specs(config))
     names += ["digits"] if data["digits"] else []
     names += ["cifar10"] if data["cifar10"]["tarball"] else []
-    return names + list(data["image_folders"])
+    return names + list(data["image_folders"]) + list(data["tables"])
 
 
 def is_image_set(config: Mapping[str, Any], name: str) -> bool:
@@ -389,4 +442,6 @@ def dataset_dim(config: Mapping[str, Any], name: str) -> int:
         return 3 * config["data"]["image_folders"][name]["size"] ** 2
     if name in embedded_specs(config):
         return int(embedded_specs(config)[name]["dim"])
+    if name in config["data"]["tables"]:
+        return table_dim(config["data"]["tables"][name])
     return TOY_DIMS[name]

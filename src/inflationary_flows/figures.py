@@ -109,6 +109,49 @@ def toy_flow_figure(rows: Sequence[FlowPanels], path: str | os.PathLike, title: 
     save_pdf(fig, path, metadata)
 
 
+def principal_views(arrays: dict[str, np.ndarray], mean: np.ndarray, n_pcs: int = 3
+                    ) -> dict[str, np.ndarray]:
+    """A flow file's held-out data, whitened latents and generated samples on the leading
+    ``n_pcs`` principal components (data and samples in data units, latents in prior sds)."""
+    w = arrays["eigenvectors"][:, :n_pcs]
+    latent = arrays["inflation/z"] / np.sqrt(arrays["latent_variance"])
+    return {"data": (arrays["inflation/x"] - mean) @ w, "latent": latent[:, :n_pcs],
+            "generated": (arrays["generation/x"] - mean) @ w}
+
+
+def pair_plot_figure(rows: Sequence[tuple[str, dict[str, np.ndarray]]],
+                     path: str | os.PathLike, title: str, metadata: dict | None = None) -> None:
+    """One row per model: pair plots of the leading principal components of held-out data,
+    of their latents and of generated samples (data and samples share their axes)."""
+    views = ("data", "latent", "generated")
+    k = rows[0][1]["data"].shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)] or [(0, 0)]
+    n_cols = len(views) * len(pairs)
+    fig = plt.figure(figsize=(1.3 * n_cols + 0.6, 1.45 * len(rows) + 0.7))
+    grid = fig.add_gridspec(len(rows), n_cols, wspace=0.08, hspace=0.3)
+    for r, (label, panels) in enumerate(rows):
+        lim = np.quantile(np.abs(np.concatenate([panels["data"], panels["generated"]])), 0.995)
+        for v, view in enumerate(views):
+            points = panels[view]
+            for p, (i, j) in enumerate(pairs):
+                ax = fig.add_subplot(grid[r, v * len(pairs) + p])
+                ax.scatter(points[:, i], points[:, j], s=1.5, linewidths=0, alpha=0.6,
+                           color=("C0", "C1", "C2")[v])
+                bound = 3.5 if view == "latent" else lim
+                ax.set(xlim=(-bound, bound), ylim=(-bound, bound), xticks=[], yticks=[])
+                ax.set_aspect("equal")
+                if r == len(rows) - 1:
+                    ax.set_xlabel(f"PC{i + 1}", fontsize=7, labelpad=1)
+                ax.set_ylabel(f"PC{j + 1}", fontsize=7, labelpad=1)
+                if r == 0 and p == len(pairs) // 2:
+                    ax.set_title(view, fontsize=9)
+                if v == 0 and p == 0:
+                    ax.text(-0.45, 0.5, label, transform=ax.transAxes, rotation=90,
+                            va="center", ha="center", fontsize=8)
+    fig.suptitle(title, y=1.0 + 0.06 / len(rows), fontsize=10)
+    save_pdf(fig, path, metadata)
+
+
 def save_pdf(fig, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Save atomically, with provenance in the PDF's Keywords field."""
     info = {"Creator": "inflationary_flows"}

@@ -162,6 +162,12 @@ class InflationaryFlow(nn.Module):
         Hutchinson uses ``probes`` Rademacher vectors per sample, fixed for the whole solve
         so that the augmented ODE stays smooth.
         """
+        return self.log_prob_and_latent(x, probes, generator, **solver)[0]
+
+    def log_prob_and_latent(self, x: Tensor, probes: int | None = None,
+                            generator: torch.Generator | None = None,
+                            **solver) -> tuple[Tensor, Tensor]:
+        """:meth:`log_prob` and the latent it reached (the state at t_max), from one solve."""
         t0, t1 = self.solver.t_min, self.solver.t_max
         A0 = self.schedule.A(t0)
         y0 = self.basis.to_eigen(x) * A0
@@ -176,4 +182,4 @@ class InflationaryFlow(nn.Module):
         var = self.schedule.latent_variance(t1)
         log_latent = -0.5 * ((z**2 / var).sum(-1) + torch.log(var).sum(-1)
                              + z.shape[-1] * math.log(2 * math.pi))
-        return log_latent + integral + torch.log(A0).sum(-1)
+        return log_latent + integral + torch.log(A0).sum(-1), z

@@ -17,6 +17,12 @@ def chi2_radii(dim: int, levels=CHI2_LEVELS) -> tuple[float, ...]:
     return tuple(float(np.sqrt(stats.chi2.ppf(p, dim))) for p in levels)
 
 
+def calibration_radii(dim: int) -> tuple[float, ...]:
+    """The paper's fixed radii where the toys live (D <= 3); chi2 quantiles above, where fixed
+    radii hold almost none of the mass (tables, embedded sets)."""
+    return RADII if dim <= 3 else chi2_radii(dim)
+
+
 def roundtrip_error(x: Tensor, x_back: Tensor) -> float:
     """Mean squared round-trip error relative to the mean per-coordinate data variance."""
     return float(((x - x_back) ** 2).mean() / x.var(0).mean())

@@ -7,6 +7,7 @@ sys.path.insert(0, str(SRC))
 
 from inflationary_flows.codedeps import source_closure
 from inflationary_flows.sources import fingerprint
+from inflationary_flows.tables import source_file
 import hashlib
 import json
 import shlex
@@ -15,12 +16,16 @@ from inflationary_flows.config import (
     dataset_dim,
     dataset_names,
     embedded_specs,
+    density_family,
     embedded_toys,
+    figure_datasets,
     ig_sweep_variants,
     image_variants,
     is_image_set,
     load_schema,
     table1_variants,
+    table_models,
+    toy_schedule,
     toy_figures,
     toy_models,
     training_processes,
@@ -47,6 +52,8 @@ FIGURE_SET = config["images"]["figure"]["dataset"] or (IMAGE_SETS or ["none"])[0
 FIGURE_VARIANTS = ["prp"] + [
     f"prr{d}" for d in config["images"]["figure"]["dims_to_keep"]
 ]
+TABLE_MODELS = table_models(config)
+DENSITY_MODELS = config["calibration"]["density"]["models"]
 SPECTRA_SETS = [d for d in DATASETS if is_image_set(config, d)]
 # the residual analysis: every toy model, and the digits models (small enough for the exact
 # empirical reference denoiser on the CPU)
@@ -104,6 +111,9 @@ def dataset_source(wildcards):
         return [data["cifar10"]["tarball"]]
     if wildcards.dataset in data["image_folders"]:
         return [data["image_folders"][wildcards.dataset]["folder"]]
+    if wildcards.dataset in data["tables"]:
+        found = source_file(data["tables"][wildcards.dataset]["path"])
+        return [found] if found else []
     return []
 
 
@@ -128,6 +138,13 @@ def dataset_args(wildcards):
             f"--kind image_folder --source {shlex.quote(spec['folder'])} "
             f"--size {spec['size']} --test-fraction {spec['test_fraction']}"
         )
+    if name in data["tables"]:
+        spec = data["tables"][name]
+        return (
+            f"--kind table --source {shlex.quote(spec['path'])} "
+            f"--columns {json_arg(spec['columns'])} --test-fraction {spec['test_fraction']} "
+            + ("--standardize" if spec["standardize"] else "--no-standardize")
+        )
     spec = embedded_specs(config).get(name, {"base": name, "dim": 0})
     return (
         f"--kind {spec['base']} --embed-dim {spec['dim']} "
@@ -147,10 +164,10 @@ def derived_seed(*parts):
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
-def model_spec(family, schedule):
+def model_spec(family, dataset, schedule):
     """The model spec a training step builds: schedule, backbone, input space."""
     if family == "toys":
-        sched = config["schedules"][schedule]
+        sched = toy_schedule(config, dataset, schedule)
         backbone, space = {"kind": "mlp", **config["toys"]["network"]}, "eigen"
     else:
         images = config["images"]
@@ -224,8 +241,7 @@ def model_dataset(model):
 def figure_flows(figure):
     schedule = config["toys"]["figures"][figure]
     return [
-        f"results/flows/toys/{d}_{schedule}.h5"
-        for d in config["toys"]["models"][schedule]
+        f"results/flows/toys/{d}_{schedule}.h5" for d in figure_datasets(config, figure)
     ]
 
 
@@ -282,6 +298,23 @@ def calibration_targets():
     return targets
 
 
+def table_targets():
+    """Your own data: a figure per table with models, and the density benchmark."""
+    targets = expand("results/figures/tables/{dataset}.pdf", dataset=TABLE_MODELS)
+    if DENSITY_MODELS:
+        targets.append("results/tables/density_benchmark.csv")
+    return targets
+
+
+def density_inputs(wildcards=None):
+    models = [f"results/models/{density_family(config, m)}/{m}" for m in DENSITY_MODELS]
+    return {
+        "weights": [f"{m}.pt" for m in models],
+        "specs": [f"{m}.json" for m in models],
+        "data": [f"results/data/{model_dataset(m)}.h5" for m in DENSITY_MODELS],
+    }
+
+
 def main_targets():
     """Everything the default run builds, but the provenance table that describes it."""
     return [
@@ -289,6 +322,7 @@ def main_targets():
         *toy_targets(),
         *calibration_targets(),
         *image_targets(),
+        *table_targets(),
     ]
 
 

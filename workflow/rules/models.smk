@@ -23,7 +23,7 @@ rule train:
         gpu=lambda w: config[w.family]["gpu"],
         runtime=lambda w: config[w.family]["runtime"],
     params:
-        spec=lambda w: model_spec(w.family, w.schedule),
+        spec=lambda w: model_spec(w.family, w.dataset, w.schedule),
         training=lambda w: json_arg(config[w.family]["training"]),
         seed=lambda w: derived_seed("train", w.dataset, w.schedule),
         ckpt="results/checkpoints/{family}/{dataset}_{schedule}",

@@ -35,9 +35,7 @@ rule toy_figure:
     resources:
         **slurm_resources(),
     params:
-        labels=lambda w: " ".join(
-            config["toys"]["models"][config["toys"]["figures"][w.figure]]
-        ),
+        labels=lambda w: " ".join(figure_datasets(config, w.figure)),
         title=lambda w: figure_title(w.figure),
         snapshots=config["toys"]["snapshots"],
     shell:

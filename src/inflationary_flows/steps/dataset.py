@@ -1,12 +1,14 @@
 """Step ``dataset``: write one dataset's train/test split to HDF5 (kind ``dataset``).
 
-Toys are generated, digits come with sklearn, CIFAR-10 and image folders are read from the
-user's files; images are stored as uint8 with their decoding in the ``params`` attribute.
+Toys are generated, digits come with sklearn, CIFAR-10, image folders and tables are read
+from the user's files; images are stored as uint8 with their decoding in the ``params``
+attribute.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..datasets import IMAGE_KINDS, TOY_DIMS, Dataset, check_usable, make_digits, make_toy
 from ..io import write_h5
@@ -15,7 +17,7 @@ from ..provenance import provenance
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="dataset name (file stem)")
-    parser.add_argument("--kind", required=True, choices=[*TOY_DIMS, *IMAGE_KINDS])
+    parser.add_argument("--kind", required=True, choices=[*TOY_DIMS, *IMAGE_KINDS, "table"])
     parser.add_argument("--n-train", type=int, default=20000, help="toys: training points")
     parser.add_argument("--n-test", type=int, default=10000, help="toys: held-out points")
     parser.add_argument("--embed-dim", type=int, default=0,
@@ -25,8 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", type=float, default=0.0,
                         help="toys: std of isotropic noise added after embedding")
     parser.add_argument("--test-fraction", type=float, default=0.2,
-                        help="digits, image_folder: test share")
-    parser.add_argument("--source", help="cifar10: the python tarball; image_folder: the folder")
+                        help="digits, image_folder, table: test share")
+    parser.add_argument("--source", help="cifar10: the python tarball; image_folder: the "
+                        "folder; table: file[.h5:dataset] or sklearn:<name>")
+    parser.add_argument("--columns", default="[]",
+                        help="table: JSON list of column names or indices ([]: all)")
+    parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                        help="table: z-score columns with training statistics")
     parser.add_argument("--md5", default="",
                         help="cifar10: expected md5 of the tarball ('' skips the check)")
     parser.add_argument("--size", type=int, default=32, help="image_folder: side after resizing")
@@ -43,6 +50,11 @@ def build(args: argparse.Namespace) -> Dataset:
         return images.load_cifar10(args.source, args.md5 or None)
     if args.kind == "image_folder":
         return images.load_image_folder(args.source, args.size, args.test_fraction, args.seed)
+    if args.kind == "table":
+        from ..tables import load_table
+
+        return load_table(args.source, json.loads(args.columns), args.test_fraction,
+                          args.standardize, args.seed)
     return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None,
                     args.curvature, args.noise)
 

@@ -8,7 +8,12 @@ import torch
 
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
-from ..metrics import generation_quality, latent_calibration, roundtrip_error
+from ..metrics import (
+    calibration_radii,
+    generation_quality,
+    latent_calibration,
+    roundtrip_error,
+)
 from ..provenance import step_provenance
 
 
@@ -30,12 +35,14 @@ def run(args: argparse.Namespace) -> None:
     var = t["latent_variance"]
     keep = int(attrs["dims_to_keep"])
     z = t["inflation/z"]
+    # the energy-distance floor needs two held-out halves as large as the generated set
+    generated = t["generation/x"][: test.shape[0] // 2]
     result = {
         "kind": "toy_metrics", "model": args.name,
         "schedule": attrs["schedule"], "dims_to_keep": keep, "nfe": attrs["nfe"],
         "roundtrip_relative_mse": roundtrip_error(x, t["roundtrip/x_back"]),
-        "latent_calibration": latent_calibration(z, var),
-        "generation": generation_quality(t["generation/x"], test),
+        "latent_calibration": latent_calibration(z, var, calibration_radii(x.shape[1])),
+        "generation": generation_quality(generated, test),
     }
     if keep < x.shape[1]:
         measured = z[:, keep:].var(0)
@@ -44,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
             "latent_variance_schedule": var[keep:].tolist(),
             "relative_error": ((measured / var[keep:]) - 1).abs().max().item(),
         }
-        result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep])
+        result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep],
+                                                               calibration_radii(keep))
     result["provenance"] = step_provenance("metrics", args)
     write_json(args.output, result)
     cal = result["latent_calibration"]

@@ -1,0 +1,76 @@
+"""Your own data through the workflow: the tiny run's real table (scikit-learn's breast
+cancer measurements) through the toy rules, its figure and the density benchmark; bad
+tables stop with one line."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import snakemake
+from scipy import stats
+
+from inflationary_flows.datasets import read_dataset
+from inflationary_flows.io import read_csv, read_json, read_provenance
+
+pytestmark = pytest.mark.workflow
+
+
+def test_the_real_table_goes_through_the_toy_chain(tiny_run):
+    data, attrs = read_dataset(tiny_run / "results/data/breast_cancer.h5")
+    assert data["train"].shape == (455, 30) and data["test"].shape == (114, 30)
+    assert attrs["params"]["kind"] == "table" and attrs["params"]["standardize"]
+    np.testing.assert_allclose(data["train"].mean(0), 0, atol=1e-12)
+    prp = read_json(tiny_run / "results/metrics/toys/breast_cancer_prp.json", "toy_metrics")
+    radii = [math.sqrt(stats.chi2.ppf(p, 30)) for p in (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)]
+    np.testing.assert_allclose(prp["latent_calibration"]["radii"], radii, rtol=1e-12)
+    assert prp["generation"]["n"] == 57  # half the 114 held-out rows: the floor's other half
+    prr = read_json(tiny_run / "results/metrics/toys/breast_cancer_prr.json", "toy_metrics")
+    assert prr["dims_to_keep"] == 5  # the table's own d, not the schedule's D - 1
+    assert len(prr["latent_calibration_kept"]["radii"]) == 7
+    figure = tiny_run / "results/figures/tables/breast_cancer.pdf"
+    assert read_provenance(figure)["params"]["labels"] == ["breast_cancer_prp",
+                                                           "breast_cancer_prr"]
+
+
+def test_density_benchmark_rows_and_the_gaussian_closed_form(tiny_run):
+    rows = read_csv(tiny_run / "results/tables/density_benchmark.csv")
+    assert [(r["model"], r["method"]) for r in rows] == [
+        (m, method) for m in ("breast_cancer_prp", "circles_prp")
+        for method in ("inflationary_flow", "inflationary_flow_2T", "maf", "gaussian")]
+    data, _ = read_dataset(tiny_run / "results/data/breast_cancer.h5")
+    train, test = data["train"], data["test"][:40]
+    normal = stats.multivariate_normal(train.mean(0), np.cov(train.T, bias=True))
+    gaussian = next(r for r in rows if r["model"] == "breast_cancer_prp"
+                    and r["method"] == "gaussian")
+    assert float(gaussian["nats_per_dim"]) == pytest.approx(normal.logpdf(test).mean() / 30,
+                                                            rel=1e-10)
+    assert all(math.isfinite(float(r["nats_per_dim"])) for r in rows)
+
+
+def table_config(tables):
+    return {"data": {"toys": [], "digits": False, "tables": tables},
+            "toys": {"models": {"prp": list(tables), "prr": []}, "animations": []},
+            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                            "coverage": {"models": []}, "solvers": {"model": ""},
+                            "density": {"models": []}, "embedded": {"base": ""},
+                            "residuals": {"enabled": False}},
+            "images": {"datasets": []}}
+
+
+def test_bad_tables_stop_with_one_line_and_leave_nothing(tmp_path):
+    missing = tmp_path / "absent.csv"
+    proc = snakemake(tmp_path / "w", "--dry-run", check=False,
+                     config=table_config({"mine": {"path": str(missing)}}))
+    assert proc.returncode != 0
+    assert f"config key 'data.tables.mine.path': {missing}: no such file" in proc.stdout + proc.stderr
+
+    text = tmp_path / "text.csv"
+    text.write_text("a,b\n" + "1,2\n" * 20 + "3,oops\n")
+    work = tmp_path / "w2"
+    proc = snakemake(work, "results/data/mine.h5", check=False,
+                     config=table_config({"mine": {"path": str(text)}}))
+    assert proc.returncode != 0
+    last = (work / "logs/dataset/mine.log").read_text().strip().splitlines()[-1]
+    assert last == f"error in step 'dataset': {text}: column 'b' is not numeric (row 22: 'oops')"
+    assert not (work / "results/data/mine.h5").exists()
+    assert not list((work / "results/data").glob(".*tmp*"))

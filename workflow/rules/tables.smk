@@ -1,0 +1,58 @@
+# Your own data: tables (data.tables) train, flow and are measured through the toy rules;
+# these rules add what only they need.
+
+
+rule table_figure:
+    """Pair plots of a table's leading principal components: data, latents, samples."""
+    input:
+        flows=lambda w: expand(
+            "results/flows/toys/{model}.h5", model=TABLE_MODELS[w.dataset]
+        ),
+        pca="results/pca/{dataset}.h5",
+        code=code("table_figure"),
+    output:
+        report(
+            "results/figures/tables/{dataset}.pdf",
+            caption="../report/table_figure.rst",
+            category="Your own data",
+        ),
+    log:
+        "logs/table_figure/{dataset}.log",
+    conda:
+        env("torch")
+    resources:
+        **slurm_resources(),
+    params:
+        labels=lambda w: " ".join(TABLE_MODELS[w.dataset]),
+    shell:
+        "python -m inflationary_flows table-figure --flows {input.flows} "
+        "--labels {params.labels} --pca {input.pca} --title {wildcards.dataset} "
+        "--output {output} > {log} 2>&1"
+
+
+rule density_benchmark:
+    """Held-out log-likelihood of PRP flows beside a MAF (zuko) and a Gaussian."""
+    input:
+        **density_inputs(),
+        code=code("density_benchmark"),
+    output:
+        "results/tables/density_benchmark.csv",
+    log:
+        "logs/density_benchmark.log",
+    benchmark:
+        "benchmarks/density_benchmark.tsv"
+    conda:
+        env("torch")
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    params:
+        solver=json_arg(config["calibration"]["density"]["solver"]),
+        maf=json_arg(config["calibration"]["density"]["maf"]),
+        n_eval=config["calibration"]["density"]["n_eval"],
+        seed=derived_seed("density_benchmark"),
+    shell:
+        "python -m inflationary_flows density-benchmark --models {input.weights} "
+        "--data {input.data} --solver {params.solver} --maf {params.maf} "
+        "--n-eval {params.n_eval} --seed {params.seed} --threads {threads} "
+        "--output {output} > {log} 2>&1"
