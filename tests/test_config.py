@@ -5,6 +5,7 @@ import copy
 import pytest
 import yaml
 from conftest import REPO, snakemake
+from test_reliability import NO_TOYS
 
 from inflationary_flows.config import ConfigError, load_schema, validate_config
 
@@ -94,12 +95,7 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path, config, key):
 def test_a_bad_value_leaves_earlier_outputs_in_place(tmp_path):
     """Snakemake deletes a job's old output before running it: a value that only the job
     would reject (a float where an integer is meant) must stop the run at parse time."""
-    config = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
-              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
-              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
-                              "embedded": {"base": ""}}, "images": {"datasets": []}}
+    config = copy.deepcopy(NO_TOYS)
     snakemake(tmp_path, "results/data/moons.h5", config=config)
     before = (tmp_path / "results/data/moons.h5").read_bytes()
     config["data"]["n_train"] = 200.0

@@ -46,7 +46,8 @@ def test_tiny_run_outputs(tiny_run):
     emb, _ = read_h5(tiny_run / "results/data/circles_5d.h5", "dataset")
     assert emb["train/x"].shape == (600, 5)
 
-    for name, dim in [("circles", 2), ("s_curve", 3), ("circles_5d", 5), ("digits", 64)]:
+    for name, dim in [("circles", 2), ("s_curve", 3), ("circles_5d", 5), ("digits", 64),
+                      ("breast_cancer", 30)]:
         pca, pattrs = read_h5(tiny_run / f"results/pca/{name}.h5", "pca",
                               required=["mean", "eigenvalues", "eigenvectors"])
         x, _ = read_dataset(tiny_run / f"results/data/{name}.h5")  # digits: decoded pixels
@@ -57,7 +58,7 @@ def test_tiny_run_outputs(tiny_run):
 
     rows = {r["dataset"]: r for r in read_csv(tiny_run / "results/tables/participation_ratio.csv")}
     embedded = {f"circles_{kind}" for kind in ("flat", "curved", "flat_noisy", "curved_noisy")}
-    assert set(rows) == {"circles", "s_curve", "circles_5d", "digits"} | embedded
+    assert set(rows) == {"circles", "s_curve", "circles_5d", "digits", "breast_cancer"} | embedded
     # an orthonormal embedding keeps the spectrum, hence the PR, up to float round-off
     assert float(rows["circles_5d"]["participation_ratio"]) == pytest.approx(
         float(rows["circles"]["participation_ratio"]), abs=1e-6)

@@ -62,7 +62,8 @@ def test_bad_tables_stop_with_one_line_and_leave_nothing(tmp_path):
     proc = snakemake(tmp_path / "w", "--dry-run", check=False,
                      config=table_config({"mine": {"path": str(missing)}}))
     assert proc.returncode != 0
-    assert f"config key 'data.tables.mine.path': {missing}: no such file" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert f"config key 'data.tables.mine.path': {missing}: no such file" in out
 
     text = tmp_path / "text.csv"
     text.write_text("a,b\n" + "1,2\n" * 20 + "3,oops\n")

@@ -54,12 +54,15 @@ def accuracy(model: DigitsClassifier, x: Tensor, labels: Tensor) -> float:
 
 def load_classifier(weights_path, spec_path) -> DigitsClassifier:
     """The classifier a ``classifier`` step wrote (state_dict loaded with weights_only)."""
-    from .io import read_json
-    from .state_files import check_state_matches, read_torch_state
+    from .io import FormatError, read_json
+    from .state_files import read_torch_state, state_mismatch
 
     meta = read_json(spec_path, "classifier")
     model = DigitsClassifier(**meta["config"]).float()
     state = read_torch_state(weights_path)
-    check_state_matches(weights_path, model, state, f"the classifier of {spec_path}")
+    mismatch = state_mismatch(model, state)
+    if mismatch:
+        raise FormatError(f"{weights_path}: does not fit the classifier of {spec_path} "
+                          f"({mismatch})")
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)

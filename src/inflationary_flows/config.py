@@ -207,6 +207,7 @@ def _check_toys(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'toys.models.{sched}': unknown schedule (allowed: "
                               f"{', '.join(schedules)})")
         toys_known = [n for n in known if not is_image_set(config, n)]
+        toys_known += [t for t in config["data"]["tables"] if t not in toys_known]
         for name in datasets:
             if name not in toys_known:
                 raise ConfigError(f"config key 'toys.models.{sched}': dataset '{name}' is not a "
@@ -424,7 +425,10 @@ def dataset_names(config: Mapping[str, Any]) -> list[str]:
     names = list(data["toys"]) + list(embedded_specs(config))
     names += ["digits"] if data["digits"] else []
     names += ["cifar10"] if data["cifar10"]["tarball"] else []
-    return names + list(data["image_folders"]) + list(data["tables"])
+    # a table is built when a toy model uses it: a config that lists other models leaves
+    # the default's table out (merged mappings cannot drop a key)
+    used = {d for datasets in config["toys"]["models"].values() for d in datasets}
+    return names + list(data["image_folders"]) + [t for t in data["tables"] if t in used]
 
 
 def is_image_set(config: Mapping[str, Any], name: str) -> bool:

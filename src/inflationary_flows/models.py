@@ -19,7 +19,7 @@ from .networks import build_backbone
 from .preconditioning import IFPreconditioner
 from .schedules import Schedule, make_schedule
 from .spec import resolve_dims_to_keep
-from .state_files import check_state_matches, read_torch_state
+from .state_files import read_torch_state, state_mismatch
 
 
 def schedule_from_spec(spec: dict[str, Any], eigenvalues: torch.Tensor) -> Schedule:
@@ -58,7 +58,9 @@ def load_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
     placeholder = torch.ones(dim, dtype=torch.float64)
     model = build_model(meta["spec"], placeholder, torch.eye(dim, dtype=torch.float64),
                         torch.zeros(dim, dtype=torch.float64))
-    check_state_matches(weights_path, model, state, f"the network of {spec_path}")
+    mismatch = state_mismatch(model, state)
+    if mismatch:
+        raise FormatError(f"{weights_path}: does not fit the network of {spec_path} ({mismatch})")
     model.load_state_dict(state)
     # loaded for inference: no autograd graph across thousands of solver steps
     return model.to(device).eval().requires_grad_(False), meta

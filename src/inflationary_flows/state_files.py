@@ -31,17 +31,16 @@ def read_torch_state(path: str | os.PathLike, device: Any = "cpu") -> dict[str, 
     return state
 
 
-def check_state_matches(path: str | os.PathLike, module: Any,
-                        state: dict[str, Any], what: str) -> None:
-    """One line naming the first tensor where ``state`` does not fit ``module``, instead of
-    load_state_dict's list of every mismatch."""
+def state_mismatch(module: Any, state: dict[str, Any]) -> str | None:
+    """The first tensor where ``state`` does not fit ``module`` (name and both shapes), in
+    one line instead of load_state_dict's list of every mismatch; None if it fits."""
     expected = module.state_dict()
     for name in sorted(expected.keys() | state.keys()):
         have, want = state.get(name), expected.get(name)
         if have is None or want is None or have.shape != want.shape:
             shape = lambda t: "absent" if t is None else tuple(t.shape)  # noqa: E731
-            raise FormatError(f"{path}: does not fit {what} ({name}: {shape(have)} in the "
-                              f"file, {shape(want)} expected)")
+            return f"{name}: {shape(have)} in the file, {shape(want)} expected"
+    return None
 
 
 def _tensors(state: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

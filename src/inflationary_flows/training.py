@@ -26,7 +26,7 @@ from .io import FormatError, atomic_path
 from .preconditioning import IFPreconditioner
 from .provenance import config_hash
 from .spec import require_positive
-from .state_files import check_state_matches, read_torch_state
+from .state_files import read_torch_state, state_mismatch
 
 
 @dataclass
@@ -149,7 +149,7 @@ class Trainer:
         try:
             state = read_torch_state(self._ckpt_path(), self.device)
         except FormatError as err:  # truncated, not a torch file, or non-finite weights
-            return f"it cannot be used ({str(err).split(': ', 1)[1]})"
+            return f"it cannot be used ({str(err).removeprefix(f'{self._ckpt_path()}: ')})"
         reason = self._stale(state)
         if reason:
             return reason
@@ -171,11 +171,8 @@ class Trainer:
         if changed:
             return f"it was made from other inputs ({', '.join(changed)} differ)"
         # equal fingerprints with other shapes: a network-code change the spec does not show
-        try:
-            check_state_matches(self._ckpt_path(), self.model, state["model"], "the network")
-        except FormatError as err:
-            return f"its network does not match ({str(err).split(' (', 1)[1]}"
-        return None
+        mismatch = state_mismatch(self.model, state["model"])
+        return f"its network does not match ({mismatch})" if mismatch else None
 
     # -- one step ------------------------------------------------------------------------
     def _batch(self) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
