@@ -44,6 +44,7 @@ class TrainConfig:
     mixed_precision_cpu: bool = False
     compile: bool = False  # torch.compile the backbone for the loss (first steps compile)
     channels_last: bool = False  # NHWC convolutions (UNet on tensor cores)
+    band_points: int = 4096  # held-out draws per band of t in the closing loss diagnostic
 
 
 class TrainingDiverged(RuntimeError):
@@ -244,7 +245,8 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
         t = lo + (hi - lo) * torch.rand(per_band, generator=gen, dtype=torch.float64)
         noise = torch.randn(per_band, u.shape[1], generator=gen, dtype=torch.float64)
         dev = model.schedule.eigenvalues.device
-        F, target = model.loss_terms(u[idx].to(dev, torch.float64), t.to(dev), noise.to(dev))
+        F, target = model.loss_terms(u[idx.to(u.device)].to(dev, torch.float64), t.to(dev),
+                                     noise.to(dev))
         loss, linear = ((F - target) ** 2).mean().item(), (target**2).mean().item()
         rows.append({"t_lo": lo, "t_hi": hi, "loss": loss, "linear_loss": linear,
                      "ratio": loss / linear})
