@@ -15,8 +15,11 @@ def test_fid_of_a_set_with_itself_is_zero_and_grows_with_added_noise(tmp_path):
     coarse = rng.uniform(-1, 1, (6, 3, 4, 4))
     images = np.kron(coarse, np.ones((1, 1, 8, 8))).reshape(6, -1)
     # the reference's features are computed once and cached; every call reads them back
+    # Inception's first feature layer (64-D) instead of FID's 2048-D: the network stops there
+    # and the matrix square root is 64 x 64, seconds instead of 20 (the workflow test runs
+    # the 2048-D FID through the fid rule)
     cached = {"cache_root": str(tmp_path / "cache"), "input2_cache_name": "reference",
-              "save_cpu_ram": True}  # no data-loader worker processes for six images
+              "save_cpu_ram": True, "feature_layer_fid": "64"}
 
     def fid(rows, **extra):
         return frechet_inception_distance(rows, images, [3, 32, 32], weights, batch_size=6,

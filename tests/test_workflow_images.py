@@ -123,8 +123,8 @@ def test_cifar_chain_trains_a_unet_on_pixels_and_integrates_with_heun(cifar_run)
         assert flow["generation/x"].shape == (4, 3072) and flow_attrs["dims_to_keep"] == keep
         m = read_json(cifar_run / f"results/metrics/images/cifar10_{variant}.json",
                       "image_metrics")
-        assert m["nfe"]["generation"] == 12  # Heun: two evaluations per step, 6 steps
-        # 12 NFE and 4 training steps: far from the paper's 1e-2, but each image comes back
+        assert m["nfe"]["generation"] == 24  # Heun: two evaluations per step, 12 steps
+        # 24 NFE and 4 training steps: far from the paper's 1e-2, but each image comes back
         # much closer to itself than to another image
         assert m["roundtrip_mse_8bit"]["float"] < 0.25 * between_images
         fid = read_json(cifar_run / f"results/metrics/images/cifar10_{variant}_fid.json",
@@ -139,5 +139,5 @@ def test_cifar_chain_fills_figure5_and_table1_with_fid(cifar_run):
     assert [r["model"] for r in rows] == ["cifar10_prp", "cifar10_prr2"]
     for row in rows:
         fid = read_json(cifar_run / f"results/metrics/images/{row['model']}_fid.json", "fid")
-        assert float(row["fid"]) == pytest.approx(fid["fid"], rel=1e-6)
+        assert float(row["fid"]) == pytest.approx(fid["fid"], rel=1e-3)  # 4 digits
     assert rows[1]["dims_kept"] == "2" and rows[1]["paper_fid"] != ""
