@@ -209,3 +209,12 @@ def test_a_non_finite_gradient_skips_the_update_and_the_next_one_applies():
     trainer.train_step()
     assert not torch.equal(before[0], trainer.params[0])
     assert int(state["step"]) == 2
+
+
+def test_channels_last_trains_the_same_network_in_nhwc():
+    plain, nhwc = small_image_trainer(), small_image_trainer(channels_last=True)
+    conv = nhwc.model.backbone.down[0].blocks[0].conv1.weight  # 8 -> 8 channels
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for _ in range(2):
+        a, b = plain.train_step().item(), nhwc.train_step().item()
+        assert abs(a - b) < 1e-5 * a  # the same arithmetic in another order
