@@ -16,17 +16,17 @@ def fidelity_env() -> dict[str, str]:
     """Make ``import torch_fidelity`` work in this process and return the environment that
     does the same for subprocesses (the workflow's fid rule). Skips without torch-fidelity."""
     try:
-        import torchvision  # noqa: F401
+        import torchvision
+        shimmed = getattr(torchvision, "SHIM", False)  # an earlier call put the shim in place
     except (ImportError, RuntimeError):  # PyPI's CUDA torchvision beside a CPU torch
         for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
             del sys.modules[name]
         sys.path.insert(0, str(SHIM))
-        path = os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")]))
-        env = {"PYTHONPATH": path}
-    else:
-        env = {}
+        shimmed = True
     pytest.importorskip("torch_fidelity", reason="FID needs the .[fid] extra")
-    return env
+    if not shimmed:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")]))}
 
 
 def write_inception_weights(path: Path, seed: int = 0) -> Path:
