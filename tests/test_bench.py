@@ -43,3 +43,31 @@ def test_generation_sweep_compares_the_same_latents_against_the_tightest_solve(t
     # a finer Euler grid is closer to the tight solution
     euler = [r for r in rows if r["method"] == "euler" and r["steps"] in (250, 3000)]
     assert euler[1]["sample_error"] < euler[0]["sample_error"]
+
+
+def test_gpu_check_smoke_runs_the_image_path_in_both_precisions():
+    """The CPU smoke version of `bench --gpu`: the same phases as on a GPU, small UNet."""
+    from inflationary_flows.gpu_check import gpu_check
+
+    result = gpu_check(budget_s=120, loss_steps=3, smoke=True)
+    assert [r["precision"] for r in result["training"]] == ["fp32", "bf16"]
+    fp32, bf16 = result["training"]
+    assert fp32["batch_size"] == 8 and fp32["finite"] and bf16["finite"]
+    # the same batches and initial weights: bf16 moves the loss by well under a percent
+    assert abs(bf16["loss_first_5"] - fp32["loss_first_5"]) < 0.01 * fp32["loss_first_5"]
+    gen = result["generation"][0]
+    assert (gen["nfe"], gen["state_dtype"], gen["finite"]) == (16, "torch.float64", True)
+    assert "ddp: 0 GPU(s)" in result["skipped"] and result["cifar10_estimate"] is None
+
+
+def test_cifar10_estimate_follows_the_configs_sizes(tmp_path):
+    from inflationary_flows.gpu_check import cifar10_estimate
+
+    config = tmp_path / "c.yaml"
+    config.write_text("images: {dims_to_keep: [2, 30], gpu: 4, n_eval: 100, n_generate: 200,"
+                      " training: {steps: 1000, batch_size: 512}}\n")
+    est = cifar10_estimate(train_rate=128.0, generation_rate=10.0, config_path=config)
+    assert est["models"] == 3 and est["training_images_per_model"] == 512_000
+    assert est["train_hours_per_model"] == 512_000 / (128 * 4) / 3600
+    assert est["flow_hours_per_model"] == 400 / 10 / 3600
+    assert est["wall_hours_one_job_at_a_time"] == 3 * (1000 + 40) / 3600

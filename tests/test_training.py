@@ -182,3 +182,120 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     assert kept["step"] == 20
     assert all(torch.isfinite(v).all() for v in kept["model"].values()
                if v.is_floating_point())
+
+
+def small_image_trainer(**cfg):
+    """A three-level UNet with attention on digits (pixel input), float32 weights."""
+    from inflationary_flows.datasets import decode, make_digits
+    from inflationary_flows.models import build_model
+    from inflationary_flows.pca import fit_pca
+
+    data = make_digits(0.2, seed=0)
+    x = torch.as_tensor(decode(data.train, data.params["encoding"]))
+    pca = fit_pca(x.numpy())
+    spec = {"schedule": {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.01,
+                         "t_max": 15.01},
+            "backbone": {"kind": "unet", "channels": 8, "multipliers": [1, 2, 2], "blocks": 1,
+                         "attention": [4], "time_features": 4, "dim": 64, "t_max": 15.01,
+                         "image_shape": [1, 8, 8]},
+            "space": "data"}
+    torch.manual_seed(0)
+    model = build_model(spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
+    model.backbone.float()
+    torch.nn.init.normal_(model.backbone.out.weight, std=0.02)  # a network with an output
+    config = TrainConfig(steps=4, batch_size=16, warmup_steps=1, lr=1e-3, t_min=0.01,
+                         t_max=15.01, **cfg)
+    return Trainer(model, model.basis.to_eigen(x), config)
+
+
+def test_bf16_autocast_on_the_cpu_keeps_float64_around_the_network_and_tracks_fp32():
+    from inflationary_flows.flow import InflationaryFlow, SolverConfig
+    from inflationary_flows.training import BF16Autocast
+
+    fp32 = small_image_trainer(mixed_precision=True)  # CPU without mixed_precision_cpu: fp32
+    bf16 = small_image_trainer(mixed_precision=True, mixed_precision_cpu=True)
+    assert not isinstance(fp32.trained.backbone, BF16Autocast)
+    seen = []
+    bf16.model.backbone.out.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    state = bf16.gen.get_state()
+    u0, t, noise, _ = bf16._batch()
+    bf16.gen.set_state(state)  # both trainers then draw the same batches
+    F, target = bf16.trained.loss_terms(u0, t, noise)
+    assert seen == [torch.bfloat16]  # the network really ran under autocast
+    assert F.dtype == target.dtype == torch.float64
+    losses = {"fp32": [], "bf16": []}
+    for name, trainer in (("fp32", fp32), ("bf16", bf16)):
+        for _ in range(4):
+            loss = trainer.train_step()
+            assert loss.dtype == torch.float64
+            losses[name].append(loss.item())
+    # the same batches (losses 0.7-1.4 from step to step): bf16's ~3 significant digits move
+    # each by well under a percent. Weights are not compared: Adam's first steps are about
+    # lr * sign(gradient), and bf16 flips the sign of the many near-zero gradients.
+    for a, b in zip(losses["fp32"], losses["bf16"], strict=True):
+        assert abs(a - b) < 0.01 * a, losses
+    # the ODE state stays float64 around a bf16 network, close to the fp32 network's path
+    z = torch.randn(4, 64, generator=torch.Generator().manual_seed(0))
+    ends = {}
+    for name, trainer in (("fp32", fp32), ("bf16", bf16)):
+        flow = InflationaryFlow(trainer.trained, trainer.model.basis,
+                                SolverConfig(method="heun", steps=8, t_min=0.01, t_max=15.01))
+        with torch.no_grad():
+            ends[name] = flow.generate(z).value
+    assert ends["bf16"].dtype == torch.float64
+    assert (ends["bf16"] - ends["fp32"]).abs().max() < 0.05 * ends["fp32"].abs().max()
+
+
+def test_a_training_step_never_waits_on_the_host():
+    """No tensor becomes a Python number inside a step (on a GPU each would stall the queue):
+    every such read goes through aten._local_scalar_dense, which is counted here."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Reads(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default:
+                Reads.count += 1
+            return func(*args, **(kwargs or {}))
+
+    x = four_clusters(500)
+    model = make_model(x)
+    trainer = Trainer(model, model.basis.to_eigen(x),
+                      TrainConfig(steps=5, batch_size=64, reference_size=32, t_max=15.0))
+    trainer.train_step()  # the optimizer's state is created on the first step
+    with Reads():
+        for _ in range(3):
+            trainer.train_step()
+    assert Reads.count == 0
+
+
+def test_a_non_finite_gradient_skips_the_update_and_the_next_one_applies():
+    x = four_clusters(500)
+    model = make_model(x)
+    trainer = Trainer(model, model.basis.to_eigen(x),
+                      TrainConfig(steps=5, batch_size=64, t_max=15.0, warmup_steps=1))
+    trainer.train_step()
+    before = [p.detach().clone() for p in trainer.params]
+    ema_before = [p.detach().clone() for p in trainer.ema_params]
+    hook = trainer.params[0].register_hook(lambda g: torch.full_like(g, float("inf")))
+    trainer.train_step()
+    hook.remove()
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.params, strict=True))
+    state = trainer.opt.state[trainer.params[0]]
+    assert int(state["step"]) == 1  # the skipped update is not counted by Adam either
+    # the EMA still moves toward the (unchanged) weights, as after any step
+    assert not all(torch.equal(a, b) for a, b in zip(ema_before, trainer.ema_params,
+                                                      strict=True))
+    trainer.train_step()
+    assert not torch.equal(before[0], trainer.params[0])
+    assert int(state["step"]) == 2
+
+
+def test_channels_last_trains_the_same_network_in_nhwc():
+    plain, nhwc = small_image_trainer(), small_image_trainer(channels_last=True)
+    conv = nhwc.model.backbone.down[0].blocks[0].conv1.weight  # 8 -> 8 channels
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for _ in range(2):
+        a, b = plain.train_step().item(), nhwc.train_step().item()
+        assert abs(a - b) < 1e-5 * a  # the same arithmetic in another order

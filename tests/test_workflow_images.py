@@ -83,3 +83,61 @@ def test_single_target_builds_only_what_figure5_needs(tmp_path):
     proc = snakemake(tmp_path, "--dry-run", "results/figures/fig5.pdf", config=TINY_CONFIG)
     assert job_counts(proc) == {"dataset": 1, "pca": 1, "train": 2, "flow": 2,
                                 "image_figure": 1}
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory):
+    """tests/configs/tiny_cifar.yaml run for real on a CIFAR-format tarball of 200 training
+    and 40 test images, with FID from a locally built Inception weights file."""
+    from conftest import REPO
+    from fid_fixtures import fidelity_env, write_inception_weights
+    from image_fixtures import cifar_batches, write_cifar_tarball
+
+    env = fidelity_env()
+    root = tmp_path_factory.mktemp("cifar")
+    tarball = write_cifar_tarball(root / "cifar-10-python.tar.gz", cifar_batches(40, seed=3))
+    weights = write_inception_weights(root / "inception.pth")
+    override = root / "paths.yaml"
+    override.write_text(f"data: {{cifar10: {{tarball: {tarball}, md5: ''}}}}\n"
+                        f"images: {{fid: {{weights: {weights}}}}}\n")
+    # the image targets only (the default target adds Figure 1's duality analysis)
+    snakemake(root / "w", "results/figures/fig5.pdf", "results/tables/table1.csv",
+              config=REPO / "tests/configs/tiny_cifar.yaml", extra_configs=[override], env=env)
+    return root / "w"
+
+
+def test_cifar_chain_trains_a_unet_on_pixels_and_integrates_with_heun(cifar_run):
+    data, attrs = read_h5(cifar_run / "results/data/cifar10.h5", "dataset")
+    assert data["train/x"].shape == (200, 3072) and data["train/x"].dtype == np.uint8
+    assert list(attrs["image_shape"]) == [3, 32, 32]
+    test = data["test/x"].astype(float)
+    between_images = np.mean((test[:8] - test[8:16]) ** 2)  # 8-bit units, ~10900 here
+    for variant, keep in (("prp", 3072), ("prr2", 2)):
+        spec = read_json(cifar_run / f"results/models/images/cifar10_{variant}.json", "model")
+        backbone = spec["spec"]["backbone"]
+        assert (backbone["kind"], backbone["multipliers"], backbone["attention"],
+                backbone["image_shape"]) == ("unet", [1, 2], [16], [3, 32, 32])
+        assert spec["spec"]["space"] == "data" and spec["training"]["history"][-1]["step"] == 4
+        flow, flow_attrs = read_h5(cifar_run / f"results/flows/images/cifar10_{variant}.h5",
+                                   "flow")
+        assert flow["generation/x"].shape == (4, 3072) and flow_attrs["dims_to_keep"] == keep
+        m = read_json(cifar_run / f"results/metrics/images/cifar10_{variant}.json",
+                      "image_metrics")
+        assert m["nfe"]["generation"] == 24  # Heun: two evaluations per step, 12 steps
+        # 24 NFE and 4 training steps: far from the paper's 1e-2, but each image comes back
+        # much closer to itself than to another image
+        assert m["roundtrip_mse_8bit"]["float"] < 0.25 * between_images
+        fid = read_json(cifar_run / f"results/metrics/images/cifar10_{variant}_fid.json",
+                        "fid")
+        assert (fid["n_generated"], fid["n_reference"]) == (4, 4) and np.isfinite(fid["fid"])
+
+
+def test_cifar_chain_fills_figure5_and_table1_with_fid(cifar_run):
+    meta = read_provenance(cifar_run / "results/figures/fig5.pdf")
+    assert meta["step"] == "image-figure" and len(meta["params"]["flows"]) == 2
+    rows = read_csv(cifar_run / "results/tables/table1.csv")
+    assert [r["model"] for r in rows] == ["cifar10_prp", "cifar10_prr2"]
+    for row in rows:
+        fid = read_json(cifar_run / f"results/metrics/images/{row['model']}_fid.json", "fid")
+        assert float(row["fid"]) == pytest.approx(fid["fid"], rel=1e-3)  # 4 digits
+    assert rows[1]["dims_kept"] == "2" and rows[1]["paper_fid"] != ""

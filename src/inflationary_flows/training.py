@@ -43,7 +43,12 @@ class TrainConfig:
     t_min: float = 0.0
     t_max: float = 15.0
     reference_size: int = 0
-    mixed_precision: bool = True  # bf16 autocast of the network on CUDA; CPUs train in fp32
+    mixed_precision: bool = True  # bf16 autocast of the network on CUDA
+    # also on CPUs: slower there without bf16 units, but the same code path a GPU runs
+    mixed_precision_cpu: bool = False
+    compile: bool = False  # torch.compile the backbone for the loss (first steps compile)
+    channels_last: bool = False  # NHWC convolutions (UNet on tensor cores)
+    band_points: int = 4096  # held-out draws per band of t in the closing loss diagnostic
 
     def __post_init__(self) -> None:
         require_positive("TrainConfig", lr=self.lr, ema_halflife_samples=self.ema_halflife_samples,
@@ -55,15 +60,17 @@ class TrainingDiverged(RuntimeError):
 
 
 class BF16Autocast(torch.nn.Module):
-    """Runs a CUDA backbone under bf16 autocast; the schedule, targets and loss around it stay
-    in float64 (the preconditioner casts the network's output back)."""
+    """Runs a backbone under bf16 autocast on ``device_type`` ("cuda" or "cpu"); the schedule,
+    targets and loss around it stay in float64 (the preconditioner casts the network's output
+    back)."""
 
-    def __init__(self, net: torch.nn.Module) -> None:
+    def __init__(self, net: torch.nn.Module, device_type: str) -> None:
         super().__init__()
         self.net = net
+        self.device_type = device_type
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        with torch.autocast("cuda", torch.bfloat16):
+        with torch.autocast(self.device_type, torch.bfloat16):
             return self.net(x, t)
 
 
@@ -102,22 +109,31 @@ class Trainer:
         self.cfg = cfg
         self.procs = procs = procs or Processes()
         self.part = procs.batch_slice(cfg.batch_size)
-        self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.device = device = torch.device(device)
+        if device.type == "cuda" and device.index is None:  # DDP needs the explicit index
+            self.device = device = torch.device("cuda", torch.cuda.current_device())
+        self.model = model.to(device)
+        if cfg.channels_last:
+            model.backbone.to(memory_format=torch.channels_last)  # activations follow weights
         self.ema = copy.deepcopy(model).requires_grad_(False)
         net = model.backbone
         if procs.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            net = DistributedDataParallel(net, [self.device.index] if self.device.type == "cuda"
-                                          else None)
-        if cfg.mixed_precision and self.device.type == "cuda":
-            net = BF16Autocast(net)
+            net = DistributedDataParallel(net, [device.index] if device.type == "cuda" else None)
+        if cfg.compile:  # after DDP, so that compiled graphs break at its gradient buckets
+            net = torch.compile(net)
+        if cfg.mixed_precision and (device.type == "cuda" or cfg.mixed_precision_cpu):
+            net = BF16Autocast(net, device.type)
         # what the loss runs through: the model itself, or its backbone wrapped
         self.trained = model if net is model.backbone else IFPreconditioner(
             net, model.schedule, model.basis, model.space)
-        self.u = u.to(self.device, torch.float64)
-        self.opt = torch.optim.Adam(self.model.backbone.parameters(), lr=cfg.lr)
+        # the whole training set lives on the device: a batch is a gather, no host transfer
+        self.u = u.to(device, torch.float64)
+        self.params = list(model.backbone.parameters())
+        self.ema_params = list(self.ema.backbone.parameters())
+        # fused Adam skips the update on the device when found_inf is set: no host sync
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.step = 0
         self.ckpt_dir = Path(ckpt_dir) if ckpt_dir else None
@@ -199,15 +215,13 @@ class Trainer:
         loss = ((F - target) ** 2).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.backbone.parameters(),
-                                                   self.cfg.grad_clip)
-        if torch.isfinite(grad_norm):  # a spike is clipped; a non-finite gradient is skipped
-            self.opt.step()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        # a spike is clipped; a non-finite gradient is skipped, decided on the device
+        self.opt.found_inf = (~torch.isfinite(grad_norm)).float()
+        self.opt.step()
         beta = 0.5 ** (self.cfg.batch_size / self.cfg.ema_halflife_samples)
         with torch.no_grad():
-            for p_ema, p in zip(self.ema.backbone.parameters(), self.model.backbone.parameters(),
-                                strict=True):
-                p_ema.lerp_(p, 1 - beta)
+            torch._foreach_lerp_(self.ema_params, self.params, 1 - beta)
         self.step += 1
         return loss.detach()
 
@@ -266,7 +280,8 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
         t = lo + (hi - lo) * torch.rand(per_band, generator=gen, dtype=torch.float64)
         noise = torch.randn(per_band, u.shape[1], generator=gen, dtype=torch.float64)
         dev = model.schedule.eigenvalues.device
-        F, target = model.loss_terms(u[idx].to(dev, torch.float64), t.to(dev), noise.to(dev))
+        F, target = model.loss_terms(u[idx.to(u.device)].to(dev, torch.float64), t.to(dev),
+                                     noise.to(dev))
         loss, linear = ((F - target) ** 2).mean().item(), (target**2).mean().item()
         rows.append({"t_lo": lo, "t_hi": hi, "loss": loss, "linear_loss": linear,
                      "ratio": loss / linear})

@@ -72,10 +72,12 @@ rule fid_image:
         # replaced weights rerun FID even when the new file's mtime is older
         weights_state=source_fingerprint(fid_weights()),
         batch_size=config["images"]["fid"]["batch_size"],
+        n_reference=config["images"]["fid"]["n_reference"],
         device=lambda w, resources: "cuda" if resources.gpu else "cpu",
     shell:
         "python -m inflationary_flows fid --flow {input.flow} --data {input.data} "
         "--weights {params.weights} --batch-size {params.batch_size} "
+        "--n-reference {params.n_reference} "
         "--device {params.device} --output {output} > {log} 2>&1"
 
 

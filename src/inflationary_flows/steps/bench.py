@@ -1,11 +1,10 @@
-"""Step ``bench``: the benchmark suite (exact score, solvers, training, workflow times)."""
+"""Step ``bench``: the benchmark suite (exact score, solvers, training, workflow times), or
+with ``--gpu`` the paper-scale image measurement of :mod:`..gpu_check` (JSON on stdout)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-
-from ..bench import run_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,12 +14,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "moons_prp (with its dataset --data) for the trained-score solver sweep")
     parser.add_argument("--data", help="dataset HDF5 of --model")
     parser.add_argument("--threads", type=int, default=1)
+    gpu = parser.add_argument_group("--gpu: the DDPM++ measurement (a 30 s smoke run on CPUs)")
+    gpu.add_argument("--gpu", action="store_true",
+                     help="measure the paper's UNet (training fp32/bf16, Heun at 510 NFE, DDP)")
+    gpu.add_argument("--budget-s", type=float, default=480.0, help="time for all phases")
+    gpu.add_argument("--batch-size", type=int, default=512, help="halved until it fits")
+    gpu.add_argument("--loss-steps", type=int, default=100,
+                     help="training steps per precision (the loss after them is reported)")
+    gpu.add_argument("--full-size", action="store_true",
+                     help="the paper's UNet even without CUDA (slow: for CPU images/s)")
+    gpu.add_argument("--compile", action="store_true", help="torch.compile the backbone")
+    gpu.add_argument("--channels-last", action="store_true", help="NHWC convolutions")
 
 
 def run(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.gpu:
+        from ..gpu_check import gpu_check
+        from ..io import write_json
+
+        result = gpu_check(args.budget_s, args.batch_size, args.loss_steps,
+                           smoke=False if args.full_size else None, compile=args.compile,
+                           channels_last=args.channels_last)
+        write_json(f"{args.output_dir}/gpu_check.json", {"kind": "benchmark", "result": result})
+        print(json.dumps(result, indent=1))
+        return
+    from ..bench import run_all
+
     model = None
     if args.model:
         model = {"weights": args.model + ".pt", "spec": args.model + ".json",

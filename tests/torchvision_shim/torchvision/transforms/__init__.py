@@ -1,0 +1,1 @@
+"""Only the submodule torch-fidelity imports."""
