@@ -115,8 +115,9 @@ def principal_views(arrays: dict[str, np.ndarray], mean: np.ndarray, n_pcs: int 
     ``n_pcs`` principal components (data and samples in data units, latents in prior sds)."""
     w = arrays["eigenvectors"][:, :n_pcs]
     latent = arrays["inflation/z"] / np.sqrt(arrays["latent_variance"])
+    n = len(latent)  # as many (i.i.d.) samples as held-out rows: equal visual density
     return {"data": (arrays["inflation/x"] - mean) @ w, "latent": latent[:, :n_pcs],
-            "generated": (arrays["generation/x"] - mean) @ w}
+            "generated": (arrays["generation/x"][:n] - mean) @ w}
 
 
 def pair_plot_figure(rows: Sequence[tuple[str, dict[str, np.ndarray]]],
@@ -127,15 +128,15 @@ def pair_plot_figure(rows: Sequence[tuple[str, dict[str, np.ndarray]]],
     k = rows[0][1]["data"].shape[1]
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)] or [(0, 0)]
     n_cols = len(views) * len(pairs)
-    fig = plt.figure(figsize=(1.3 * n_cols + 0.6, 1.45 * len(rows) + 0.7))
-    grid = fig.add_gridspec(len(rows), n_cols, wspace=0.08, hspace=0.3)
+    fig = plt.figure(figsize=(1.45 * n_cols + 0.6, 1.45 * len(rows) + 0.7))
+    grid = fig.add_gridspec(len(rows), n_cols, wspace=0.3, hspace=0.3)
     for r, (label, panels) in enumerate(rows):
         lim = np.quantile(np.abs(np.concatenate([panels["data"], panels["generated"]])), 0.995)
         for v, view in enumerate(views):
             points = panels[view]
             for p, (i, j) in enumerate(pairs):
                 ax = fig.add_subplot(grid[r, v * len(pairs) + p])
-                ax.scatter(points[:, i], points[:, j], s=1.5, linewidths=0, alpha=0.6,
+                ax.scatter(points[:, i], points[:, j], s=3, linewidths=0, alpha=0.8,
                            color=("C0", "C1", "C2")[v])
                 bound = 3.5 if view == "latent" else lim
                 ax.set(xlim=(-bound, bound), ylim=(-bound, bound), xticks=[], yticks=[])

@@ -3,24 +3,11 @@ image UNet is in :mod:`.unet`."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
-
-class FourierTime(nn.Module):
-    """[t/T, sin(pi k t/T), cos(pi k t/T)] for k = 1..n: smooth features on [0, T]."""
-
-    def __init__(self, n_features: int, t_max: float) -> None:
-        super().__init__()
-        self.register_buffer("freqs", math.pi * torch.arange(1, n_features + 1) / t_max)
-        self.t_max = float(t_max)
-        self.dim = 2 * n_features + 1
-
-    def forward(self, t: Tensor) -> Tensor:
-        angle = t.unsqueeze(-1) * self.freqs.to(t.dtype)
-        return torch.cat([t.unsqueeze(-1) / self.t_max, angle.sin(), angle.cos()], dim=-1)
+from .time_embedding import FourierTime
+from .unet import UNet
 
 
 class ResidualBlock(nn.Module):
@@ -71,7 +58,5 @@ def build_backbone(config: dict) -> nn.Module:
     if kind == "mlp":
         return ResidualMLP(**config)
     if kind == "unet":
-        from .unet import UNet  # it builds on this module's time features
-
         return UNet(**config)
     raise ValueError(f"unknown backbone kind '{kind}' (allowed: mlp, unet)")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as nnf
 
-from .networks import FourierTime
+from .time_embedding import FourierTime
 
 
 def _norm(channels: int) -> nn.GroupNorm:
