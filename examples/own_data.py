@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from sklearn.datasets import load_wine
 
+from inflationary_flows.analyses.metrics import calibration_radii, latent_calibration
+from inflationary_flows.backbones.mlp import ResidualMLP
 from inflationary_flows.basis import EigenBasis
 from inflationary_flows.flow import InflationaryFlow, SolverConfig
-from inflationary_flows.metrics import calibration_radii, latent_calibration
-from inflationary_flows.networks import ResidualMLP
 from inflationary_flows.pca import fit_pca
 from inflationary_flows.preconditioning import IFPreconditioner
 from inflationary_flows.schedules import make_schedule

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from inflationary_flows.analyses.dimensionality import empirical_eigenbasis, pr_along_flow
+from inflationary_flows.analyses.residuals import (
+    gaussian_residual_correlation,
+    residual_correlation,
+)
 from inflationary_flows.denoisers import GaussianDenoiser
-from inflationary_flows.dimensionality import empirical_eigenbasis, pr_along_flow
 from inflationary_flows.pca import participation_ratio
-from inflationary_flows.residuals import gaussian_residual_correlation, residual_correlation
 from inflationary_flows.schedules import make_schedule
 
 SPECS = {
@@ -64,7 +67,7 @@ def test_residual_correlation_matches_the_gaussian_closed_form():
 
 
 def test_sde_and_pfode_share_the_closed_form_marginals():
-    from inflationary_flows.duality import FIGURE1_MIXTURE, Duality
+    from inflationary_flows.analyses.duality import FIGURE1_MIXTURE, Duality
 
     duality = Duality(FIGURE1_MIXTURE, 9.0, {"rtol": 1e-7, "atol": 1e-7})
     gen = torch.Generator().manual_seed(3)
@@ -89,8 +92,8 @@ def test_sde_and_pfode_share_the_closed_form_marginals():
 
 @pytest.mark.parametrize(("dim", "n_boundary"), [(2, 400), (3, 500)])
 def test_coverage_of_a_known_gaussian_is_the_chi2_mass(dim, n_boundary):
-    from inflationary_flows.coverage import chi2_mass, inside, nested_coverage, unit_sphere
-    from inflationary_flows.metrics import RADII
+    from inflationary_flows.analyses.coverage import chi2_mass, inside, nested_coverage, unit_sphere
+    from inflationary_flows.analyses.metrics import RADII
 
     n = 6000
     points = np.random.default_rng(dim).standard_normal((n, dim))
@@ -109,8 +112,8 @@ def test_coverage_of_a_known_gaussian_is_the_chi2_mass(dim, n_boundary):
 def test_a_linear_flow_keeps_coverage_exactly():
     """Gaussian data: the flow is linear, so the images of the balls are ellipsoids that hold
     exactly the generated images of the points that were inside."""
+    from inflationary_flows.analyses.coverage import coverage_through_flow
     from inflationary_flows.basis import EigenBasis
-    from inflationary_flows.coverage import coverage_through_flow
     from inflationary_flows.flow import InflationaryFlow, SolverConfig
 
     lam = torch.tensor([2.0, 0.5, 0.1], dtype=torch.float64)
@@ -124,7 +127,7 @@ def test_a_linear_flow_keeps_coverage_exactly():
 
 
 def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
-    from inflationary_flows.solver_accuracy import accuracy_sweep, exact_score_flow
+    from inflationary_flows.analyses.solver_accuracy import accuracy_sweep, exact_score_flow
 
     g = torch.Generator().manual_seed(4)
     train = torch.randn(200, 2, generator=g, dtype=torch.float64) * torch.tensor([1.5, 0.7])
@@ -145,8 +148,8 @@ def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
 
 
 def test_kernel_density_denoiser_equals_the_general_mixture():
+    from inflationary_flows.analyses.solver_accuracy import KernelDensityDenoiser
     from inflationary_flows.denoisers import MixtureDenoiser
-    from inflationary_flows.solver_accuracy import KernelDensityDenoiser
 
     schedule = make_schedule("prp", "reference", torch.tensor([2.0, 0.5], dtype=torch.float64))
     g = torch.Generator().manual_seed(5)

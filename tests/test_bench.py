@@ -1,6 +1,6 @@
 """The benchmark code measures what it claims (small sizes; no timing assertions)."""
 
-from inflationary_flows.bench import bench_exact_score, nfe_to_reach, summarise_solvers
+from inflationary_flows.analyses.bench import bench_exact_score, nfe_to_reach, summarise_solvers
 
 
 def test_loop_baseline_agrees_with_ours_where_it_is_accurate():
@@ -22,7 +22,7 @@ def test_solver_summary_picks_reference_and_thresholds():
 
 
 def test_workflow_times_reads_nested_benchmark_files(tmp_path):
-    from inflationary_flows.bench import workflow_times
+    from inflationary_flows.analyses.bench import workflow_times
 
     for rel, seconds in (("train/toys/circles_prp.tsv", 12.5), ("pca/circles.tsv", 0.5)):
         path = tmp_path / rel
@@ -32,7 +32,7 @@ def test_workflow_times_reads_nested_benchmark_files(tmp_path):
 
 
 def test_generation_sweep_compares_the_same_latents_against_the_tightest_solve(tiny_run):
-    from inflationary_flows.bench import bench_generation
+    from inflationary_flows.analyses.bench import bench_generation
 
     stem = tiny_run / "results/models/toys/circles_prp"
     result = bench_generation(f"{stem}.pt", f"{stem}.json",
@@ -47,7 +47,7 @@ def test_generation_sweep_compares_the_same_latents_against_the_tightest_solve(t
 
 def test_gpu_check_smoke_runs_the_image_path_in_both_precisions():
     """The CPU smoke version of `bench --gpu`: the same phases as on a GPU, small UNet."""
-    from inflationary_flows.gpu_check import gpu_check
+    from inflationary_flows.analyses.gpu_check import gpu_check
 
     result = gpu_check(budget_s=120, loss_steps=3, smoke=True)
     assert [r["precision"] for r in result["training"]] == ["fp32", "bf16"]
@@ -61,7 +61,7 @@ def test_gpu_check_smoke_runs_the_image_path_in_both_precisions():
 
 
 def test_cifar10_estimate_follows_the_configs_sizes(tmp_path):
-    from inflationary_flows.gpu_check import cifar10_estimate
+    from inflationary_flows.analyses.gpu_check import cifar10_estimate
 
     config = tmp_path / "c.yaml"
     config.write_text("images: {dims_to_keep: [2, 30], gpu: 4, n_eval: 100, n_generate: 200,"

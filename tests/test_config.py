@@ -7,7 +7,7 @@ import yaml
 from conftest import REPO, snakemake
 from test_reliability import NO_TOYS
 
-from inflationary_flows.config import ConfigError, load_schema, validate_config
+from inflationary_flows.workflow.config import ConfigError, load_schema, validate_config
 
 SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())

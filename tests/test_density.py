@@ -5,7 +5,7 @@ import torch
 from scipy import stats
 from test_flow import mixture_flow
 
-from inflationary_flows.density import (
+from inflationary_flows.analyses.density import (
     dequantize,
     gaussian,
     inflationary,

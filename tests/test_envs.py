@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from inflationary_flows.codedeps import source_closure
+from inflationary_flows.workflow.codedeps import source_closure
 
 # import name -> conda-forge package name, where they differ
 CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "torch": "pytorch",

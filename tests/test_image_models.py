@@ -6,17 +6,17 @@ import pytest
 import torch
 from scipy.linalg import sqrtm
 
-from inflationary_flows.classifier import accuracy, train_classifier
-from inflationary_flows.datasets import decode, make_digits
-from inflationary_flows.flow import InflationaryFlow, SolverConfig
-from inflationary_flows.metrics import (
+from inflationary_flows.analyses.classifier import accuracy, train_classifier
+from inflationary_flows.analyses.metrics import (
     feature_frechet_distance,
     frechet_distance,
     pixel_mse,
     to_uint8,
 )
+from inflationary_flows.backbones import build_backbone
+from inflationary_flows.datasets import decode, make_digits
+from inflationary_flows.flow import InflationaryFlow, SolverConfig
 from inflationary_flows.models import build_model
-from inflationary_flows.networks import build_backbone
 from inflationary_flows.pca import fit_pca
 from inflationary_flows.training import TrainConfig, Trainer
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import stats
 
-from inflationary_flows.metrics import energy_distance, latent_calibration, roundtrip_error
+from inflationary_flows.analyses.metrics import energy_distance, latent_calibration, roundtrip_error
 
 
 def test_calibration_of_a_known_gaussian_is_the_chi2_mass():
@@ -33,7 +33,7 @@ def test_roundtrip_error_is_relative_to_data_variance():
 
 
 def test_generation_quality_averages_energy_distances_over_halvings():
-    from inflationary_flows.metrics import generation_quality
+    from inflationary_flows.analyses.metrics import generation_quality
 
     g = torch.Generator().manual_seed(3)
     gen, pool = torch.randn(100, 2, generator=g) + 0.3, torch.randn(200, 2, generator=g)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from inflationary_flows.posterior import (
+from inflationary_flows.analyses.posterior import (
     figure4_mixture,
     interval_coverage,
     rank_uniformity,

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from inflationary_flows.backbones.mlp import ResidualMLP
 from inflationary_flows.basis import EigenBasis
-from inflationary_flows.networks import ResidualMLP
 from inflationary_flows.preconditioning import IFPreconditioner
 from inflationary_flows.schedules import make_schedule
 from inflationary_flows.training import (

@@ -1,14 +1,12 @@
 """The workflow itself: lint, dry run of the default target, a real tiny run, code tracking."""
 
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, job_counts, snakemake
+from conftest import snakemake
 
-from inflationary_flows.codedeps import source_closure
 from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5
 
@@ -64,29 +62,3 @@ def test_tiny_run_outputs(tiny_run):
         float(rows["circles"]["participation_ratio"]), abs=1e-6)
     assert int(rows["digits"]["D"]) == 64
     assert 1 < float(rows["digits"]["participation_ratio"]) < 64
-
-
-def test_editing_a_module_reruns_exactly_its_rules(tmp_path):
-    assert str(REPO / "src/inflationary_flows/pca.py") in source_closure("steps.pca")
-    assert str(REPO / "src/inflationary_flows/pca.py") not in source_closure("steps.dataset")
-    # Work on a copy of the repository so that the edit below cannot touch the real source.
-    copy = tmp_path / "repo"
-    copy.mkdir()
-    for part in ("Snakefile", "config.yaml", "workflow", "src", "envs"):
-        (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, copy / part)
-    work = tmp_path / "work"
-    config = {"data": {"toys": ["circles"], "digits": False, "n_train": 50, "n_test": 10},
-              "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
-              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
-                              "embedded": {"base": ""}}, "images": {"datasets": []}}
-    snakemake(work, config=config, snakefile=copy / "Snakefile")
-    proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
-    assert "Nothing to be done" in proc.stdout + proc.stderr
-    with open(copy / "src/inflationary_flows/pca.py", "a") as module:
-        module.write("# an edit\n")
-    proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
-    # the provenance table describes the new PCA file, so it is remade too
-    assert job_counts(proc) == {"pca": 1, "participation_ratio_table": 1,
-                                "provenance_table": 1, "all": 1}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -183,3 +184,11 @@ class InflationaryFlow(nn.Module):
         log_latent = -0.5 * ((z**2 / var).sum(-1) + torch.log(var).sum(-1)
                              + z.shape[-1] * math.log(2 * math.pi))
         return log_latent + integral + torch.log(A0).sum(-1), z
+
+
+def flow_for(model: Denoiser, spec: dict[str, Any],
+             solver: dict[str, Any]) -> InflationaryFlow:
+    """The flow of a trained denoiser over the schedule's time span, with a solver setting."""
+    sched = spec["schedule"]
+    config = SolverConfig(t_min=sched["t_min"], t_max=sched["t_max"], **solver)
+    return InflationaryFlow(model, model.basis, config)

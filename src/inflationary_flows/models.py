@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
+from .backbones import build_backbone
 from .basis import EigenBasis
-from .flow import InflationaryFlow, SolverConfig
 from .io import FormatError, atomic_path, read_json, write_json
-from .networks import build_backbone
 from .preconditioning import IFPreconditioner
 from .schedules import Schedule, make_schedule
 from .spec import resolve_dims_to_keep
@@ -65,10 +64,3 @@ def load_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,
     # loaded for inference: no autograd graph across thousands of solver steps
     return model.to(device).eval().requires_grad_(False), meta
 
-
-def flow_for(model: IFPreconditioner, spec: dict[str, Any],
-             solver: dict[str, Any]) -> InflationaryFlow:
-    """The flow of a trained denoiser over the schedule's time span, with a solver setting."""
-    sched = spec["schedule"]
-    config = SolverConfig(t_min=sched["t_min"], t_max=sched["t_max"], **solver)
-    return InflationaryFlow(model, model.basis, config)

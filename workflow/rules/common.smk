@@ -5,14 +5,14 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from inflationary_flows.codedeps import source_closure
+from inflationary_flows.workflow.codedeps import tracked_sources
 from inflationary_flows.sources import fingerprint
 from inflationary_flows.tables import source_file
 import hashlib
 import json
 import shlex
 
-from inflationary_flows.config import (
+from inflationary_flows.workflow.config import (
     dataset_dim,
     dataset_names,
     embedded_specs,
@@ -74,7 +74,7 @@ shell.prefix(
 
 def code(step_module):
     """Source files a step imports; editing any of them reruns the jobs that use it."""
-    return list(source_closure(f"inflationary_flows.steps.{step_module}"))
+    return list(tracked_sources(f"inflationary_flows.steps.{step_module}"))
 
 
 def launcher(section, gpus):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..figures import flow_animation, panels_from_flow
+from ..figures.toys import flow_animation, panels_from_flow
 from ..io import read_h5
 from ..provenance import step_provenance
 

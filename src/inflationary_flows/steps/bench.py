@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     if args.gpu:
-        from ..gpu_check import gpu_check
+        from ..analyses.gpu_check import gpu_check
         from ..io import write_json
 
         result = gpu_check(args.budget_s, args.batch_size, args.loss_steps,
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> None:
         write_json(f"{args.output_dir}/gpu_check.json", {"kind": "benchmark", "result": result})
         print(json.dumps(result, indent=1))
         return
-    from ..bench import run_all
+    from ..analyses.bench import run_all
 
     model = None
     if args.model:

@@ -7,7 +7,7 @@ import argparse
 
 import torch
 
-from ..classifier import accuracy, train_classifier
+from ..analyses.classifier import accuracy, train_classifier
 from ..datasets import read_dataset
 from ..io import atomic_path, read_h5, write_json
 from ..provenance import step_provenance

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..flow import InflationaryFlow
-from ..models import flow_for, load_model
+from ..flow import InflationaryFlow, flow_for
+from ..models import load_model
 from ..preconditioning import IFPreconditioner
 
 

@@ -8,7 +8,7 @@ import argparse
 import numpy as np
 import torch
 
-from ..coverage import coverage_through_flow
+from ..analyses.coverage import coverage_through_flow
 from ..io import write_json
 from ..provenance import step_provenance
 from .common import add_model_arguments, load_flow

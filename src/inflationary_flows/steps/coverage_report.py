@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..analysis_figures import coverage_figure
+from ..figures.analyses import coverage_figure
 from ..io import read_json
 from ..provenance import step_provenance
 

@@ -9,16 +9,17 @@ import json
 
 import torch
 
-from ..datasets import read_dataset
-from ..density import (
+from ..analyses.density import (
     dequantize,
     gaussian,
     inflationary,
     masked_autoregressive_flow,
     training_seconds,
 )
+from ..datasets import read_dataset
+from ..flow import flow_for
 from ..io import write_csv
-from ..models import flow_for, load_model
+from ..models import load_model
 from ..provenance import step_provenance
 
 

@@ -8,8 +8,8 @@ import json
 
 import torch
 
-from ..analysis_figures import duality_figure
-from ..duality import FIGURE1_MIXTURE, Duality
+from ..analyses.duality import FIGURE1_MIXTURE, Duality
+from ..figures.analyses import duality_figure
 from ..io import write_json
 from ..provenance import step_provenance
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis_figures import embedded_figure
-from ..figures import angle_colour
+from ..analyses.neighbours import overlap_along
+from ..figures.analyses import embedded_figure
+from ..figures.toys import angle_colour
 from ..io import read_h5, write_json
-from ..neighbours import overlap_along
 from ..provenance import step_provenance
 
 

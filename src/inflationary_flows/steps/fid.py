@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..analyses.metrics import to_uint8
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
-from ..metrics import to_uint8
 from ..provenance import step_provenance
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..figures import panels_from_flow, toy_flow_figure
+from ..figures.toys import panels_from_flow, toy_flow_figure
 from ..io import read_h5
 from ..provenance import step_provenance
 

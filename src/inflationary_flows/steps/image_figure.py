@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..image_figures import ImageRow, image_figure, latent_images
+from ..figures.images import ImageRow, image_figure, latent_images
 from ..io import read_h5
 from ..provenance import step_provenance
 

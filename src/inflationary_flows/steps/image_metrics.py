@@ -9,10 +9,10 @@ import argparse
 import numpy as np
 import torch
 
-from ..classifier import load_classifier
+from ..analyses.classifier import load_classifier
+from ..analyses.metrics import chi2_radii, feature_frechet_distance, latent_calibration, pixel_mse
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
-from ..metrics import chi2_radii, feature_frechet_distance, latent_calibration, pixel_mse
 from ..provenance import step_provenance
 
 

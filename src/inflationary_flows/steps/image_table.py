@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import read_json, write_csv
 from ..provenance import step_provenance
-from ..published import published
+from ..workflow.published import published
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,14 +6,14 @@ import argparse
 
 import torch
 
-from ..datasets import read_dataset
-from ..io import read_h5, write_json
-from ..metrics import (
+from ..analyses.metrics import (
     calibration_radii,
     generation_quality,
     latent_calibration,
     roundtrip_error,
 )
+from ..datasets import read_dataset
+from ..io import read_h5, write_json
 from ..provenance import step_provenance
 
 

@@ -7,14 +7,14 @@ import argparse
 
 import torch
 
-from ..io import write_h5
-from ..posterior import (
+from ..analyses.posterior import (
     figure4_mixture,
     interval_coverage,
     rank_uniformity,
     sample_weight_posterior,
     sbc_ranks,
 )
+from ..io import write_h5
 from ..provenance import step_provenance
 from .common import add_model_arguments, load_flow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis_figures import posterior_figure
+from ..figures.analyses import posterior_figure
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
 

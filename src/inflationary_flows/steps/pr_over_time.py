@@ -9,9 +9,9 @@ import json
 import numpy as np
 import torch
 
-from ..analysis_figures import pr_figure
+from ..analyses.dimensionality import pr_along_flow
 from ..datasets import read_dataset
-from ..dimensionality import pr_along_flow
+from ..figures.analyses import pr_figure
 from ..io import write_json
 from ..provenance import step_provenance
 

@@ -7,13 +7,13 @@ import argparse
 
 import torch
 
-from ..analysis_figures import residual_figure
+from ..analyses.residuals import residual_correlation
 from ..datasets import read_dataset
 from ..denoisers import MixtureDenoiser
+from ..figures.analyses import residual_figure
 from ..io import write_json
 from ..models import load_model
 from ..provenance import step_provenance
-from ..residuals import residual_correlation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,12 +9,13 @@ import argparse
 
 import torch
 
-from ..analysis_figures import solver_figure
+from ..analyses.solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
 from ..datasets import read_dataset
+from ..figures.analyses import solver_figure
+from ..flow import flow_for
 from ..io import write_json
-from ..models import flow_for, load_model
+from ..models import load_model
 from ..provenance import step_provenance
-from ..solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..image_figures import spectra_figure
+from ..figures.images import spectra_figure
 from ..io import read_h5
 from ..provenance import step_provenance
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..figures import pair_plot_figure, principal_views
+from ..figures.toys import pair_plot_figure, principal_views
 from ..io import read_h5
 from ..provenance import step_provenance
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .flow import InflationaryFlow, SolverConfig
-from .models import build_model
-from .pca import fit_pca
-from .training import BF16Autocast, TrainConfig, Trainer, peak_memory_mb
+from ..flow import InflationaryFlow, SolverConfig
+from ..models import build_model
+from ..pca import fit_pca
+from ..training import BF16Autocast, TrainConfig, Trainer, peak_memory_mb
 
 # the paper's CIFAR-10 network (configs/cifar10.yaml) and a small one of the same class
 PAPER_UNET = {"kind": "unet", "channels": 128, "multipliers": [2, 2, 2], "blocks": 4,
@@ -123,7 +123,7 @@ def measure_generation(model, device: torch.device, n: int, steps: int, bf16: bo
 
 def _ddp_worker(rank: int, world: int, port: int, x: torch.Tensor, backbone: dict,
                 batch_size: int, steps: int, out: str) -> None:
-    from . import distributed
+    from .. import distributed
 
     os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})

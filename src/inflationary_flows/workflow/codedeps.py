@@ -1,8 +1,8 @@
 """The package source files a command-line step runs, so the workflow can list them as inputs.
 
-Snakemake reruns a job when an input is newer than its outputs. Listing the import closure of
-the step's module (within this package) means that editing the science a rule uses reruns
-that rule, and nothing else.
+Snakemake reruns a job when an input is newer than its outputs. A rule lists the science in
+the import closure of its step's module (:func:`tracked_sources`), so that editing the solver
+reruns the flows and what follows, a figure module reruns its figures, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ast
 from functools import cache
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PACKAGE = PACKAGE_DIR.name
 
 
@@ -21,7 +21,9 @@ def _module_file(module: str) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
-def _imports(module: str) -> set[str]:
+def direct_imports(module: str) -> set[str]:
+    """The package modules that ``module`` names in its import statements (function-level
+    imports included)."""
     file = _module_file(module)
     tree = ast.parse(file.read_text(), filename=str(file))
     is_pkg = file.name == "__init__.py"
@@ -45,6 +47,16 @@ def _imports(module: str) -> set[str]:
     return found
 
 
+def _imports(module: str) -> set[str]:
+    """Direct imports and the packages around them: importing a.b.c runs a.b's __init__ too
+    (the figures' backend is set there)."""
+    found = set()
+    for name in direct_imports(module):
+        parts = name.split(".")
+        found.update(".".join(parts[:k]) for k in range(2, len(parts) + 1))
+    return found
+
+
 @cache
 def source_closure(module: str) -> tuple[str, ...]:
     """Absolute paths of ``module`` and every package module it imports, transitively."""
@@ -59,3 +71,18 @@ def source_closure(module: str) -> tuple[str, ...]:
         seen.add(current)
         todo.extend(_imports(current) - seen)
     return tuple(sorted(str(_module_file(m)) for m in seen))
+
+
+# Plumbing that decides no number in any output: reading and writing files (a changed format
+# fails loudly at the next read), provenance records, argument parsing, the version string.
+# Editing these reruns nothing.
+PLUMBING = frozenset({
+    "__init__", "__main__", "cli", "io", "provenance", "state_files", "steps.__init__",
+    "steps.common",
+})
+
+
+def tracked_sources(module: str) -> tuple[str, ...]:
+    """:func:`source_closure` without :data:`PLUMBING`: the files whose edits rerun a step."""
+    plumbing = {str(_module_file(f"{PACKAGE}.{m}")) for m in PLUMBING}
+    return tuple(f for f in source_closure(module) if f not in plumbing)

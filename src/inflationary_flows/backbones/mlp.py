@@ -1,5 +1,4 @@
-"""Backbone networks F(x, t) for the preconditioner: a residual MLP (toys, digits); the
-image UNet is in :mod:`.unet`."""
+"""The residual MLP backbone F(x, t) of the toys, tables and digits."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import torch
 from torch import Tensor, nn
 
 from .time_embedding import FourierTime
-from .unet import UNet
 
 
 class ResidualBlock(nn.Module):
@@ -50,13 +48,3 @@ class ResidualMLP(nn.Module):
             h = block(h, temb)
         return self.out(torch.nn.functional.silu(self.out_norm(h)))
 
-
-def build_backbone(config: dict) -> nn.Module:
-    """Rebuild a backbone from its JSON config (``network.config``)."""
-    config = dict(config)
-    kind = config.pop("kind")
-    if kind == "mlp":
-        return ResidualMLP(**config)
-    if kind == "unet":
-        return UNet(**config)
-    raise ValueError(f"unknown backbone kind '{kind}' (allowed: mlp, unet)")

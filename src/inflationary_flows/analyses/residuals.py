@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .denoisers import Denoiser
+from ..denoisers import Denoiser
 
 
 @torch.no_grad()

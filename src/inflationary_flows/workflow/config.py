@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .spec import resolve_dims_to_keep
-from .tables import table_dim
+from ..spec import resolve_dims_to_keep
+from ..tables import table_dim
 
 
 class ConfigError(ValueError):
@@ -137,7 +137,7 @@ _FLOAT32_LOG_MAX = 88.72
 
 
 def _check_cross_keys(config: dict[str, Any]) -> None:
-    from .datasets import TOY_DIMS
+    from ..datasets import TOY_DIMS
 
     data = config["data"]
     builtin = {*TOY_DIMS, "digits", "cifar10"}
@@ -436,7 +436,7 @@ def is_image_set(config: Mapping[str, Any], name: str) -> bool:
 
 
 def dataset_dim(config: Mapping[str, Any], name: str) -> int:
-    from .datasets import TOY_DIMS
+    from ..datasets import TOY_DIMS
 
     if name == "digits":
         return 64

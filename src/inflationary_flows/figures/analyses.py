@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.ticker
 import numpy as np
 
-from .figures import plt, save_pdf, scatter_points
+from .common import plt, save_pdf, scatter_points
 
 COMPONENT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 

@@ -1,4 +1,4 @@
-"""Figures as vector PDFs (matplotlib, Agg): the paper's toy flow panels and animations."""
+"""The paper's toy flow panels (Figures 2 and 3), their animations, and pair plots of tables."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .io import atomic_path  # noqa: E402
+from ..io import atomic_path
+from .common import plt, save_pdf, scatter_points
 
 
 @dataclass
@@ -62,24 +59,6 @@ def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int
     inner = np.geomspace(0.95, 0.05, n_snapshots - 2) if n_snapshots > 2 else []
     picks = [int(np.argmin(np.abs(signal_fraction - s))) for s in inner]
     return sorted({0, len(signal_fraction) - 1, *picks})
-
-
-def scatter_points(ax, points: np.ndarray, colour: np.ndarray) -> None:
-    kw = {"c": colour, "cmap": "twilight", "s": 1.5, "linewidths": 0, "vmin": -np.pi,
-          "vmax": np.pi}
-    if points.shape[1] >= 3:
-        ax.scatter(points[:, 0], points[:, 1], points[:, 2], **kw)
-        # s_curve and swirl extend along x and z with y as depth: look along y
-        ax.view_init(elev=12, azim=-75)
-        lim = np.abs(points[:, :3]).max()
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
-        ax.set_box_aspect((1, 1, 1))
-        ax.set_zticks([])
-    else:
-        ax.scatter(points[:, 0], points[:, 1], **kw)
-        ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def toy_flow_figure(rows: Sequence[FlowPanels], path: str | os.PathLike, title: str,
@@ -151,16 +130,6 @@ def pair_plot_figure(rows: Sequence[tuple[str, dict[str, np.ndarray]]],
                             va="center", ha="center", fontsize=8)
     fig.suptitle(title, y=1.0 + 0.06 / len(rows), fontsize=10)
     save_pdf(fig, path, metadata)
-
-
-def save_pdf(fig, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Save atomically, with provenance in the PDF's Keywords field."""
-    info = {"Creator": "inflationary_flows"}
-    if metadata:
-        info["Keywords"] = json.dumps(metadata, default=str)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="pdf", bbox_inches="tight", metadata=info)
-    plt.close(fig)
 
 
 def flow_animation(row: FlowPanels, path: str | os.PathLike, direction: str,

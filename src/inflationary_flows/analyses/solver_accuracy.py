@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from .basis import EigenBasis
-from .denoisers import Denoiser, MixtureDenoiser, empirical_posterior_mean
-from .flow import InflationaryFlow, SolverConfig
+from ..basis import EigenBasis
+from ..denoisers import Denoiser, MixtureDenoiser, empirical_posterior_mean
+from ..flow import InflationaryFlow, SolverConfig
+from ..models import schedule_from_spec
+from ..pca import fit_pca
 from .metrics import latent_calibration
-from .models import schedule_from_spec
-from .pca import fit_pca
 
 
 def solver_settings(t_span: float) -> list[dict]:

@@ -19,7 +19,7 @@ import torch
 from scipy import stats
 from scipy.spatial import ConvexHull
 
-from .flow import InflationaryFlow
+from ..flow import InflationaryFlow
 from .metrics import RADII
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .basis import EigenBasis
-from .datasets import make_toy
-from .denoisers import BLOCK_ELEMENTS, MixtureDenoiser
-from .pca import fit_pca
-from .schedules import make_schedule
+from ..basis import EigenBasis
+from ..datasets import make_toy
+from ..denoisers import BLOCK_ELEMENTS, MixtureDenoiser
+from ..pca import fit_pca
+from ..schedules import make_schedule
 from .solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
 
 
@@ -121,8 +121,9 @@ def bench_solvers_exact(n_points: int = 2000, n_queries: int = 500, seed: int = 
 
 
 def bench_solvers_trained(weights: str, spec: str, data_path: str, n_queries: int = 500) -> dict:
-    from .datasets import read_dataset
-    from .models import flow_for, load_model
+    from ..datasets import read_dataset
+    from ..flow import flow_for
+    from ..models import load_model
 
     model, meta = load_model(weights, spec)
     sched = meta["spec"]["schedule"]
@@ -139,9 +140,10 @@ def bench_generation(weights: str, spec: str, data_path: str, n: int = 1000) -> 
     """NFE for generation at equal sample quality: the same latents generated with each
     solver setting, against the most accurate one (dopri5 at 1e-8): mean squared sample
     error relative to the data variance, and the energy distance to held-out data."""
-    from .datasets import read_dataset
+    from ..datasets import read_dataset
+    from ..flow import flow_for
+    from ..models import load_model
     from .metrics import energy_distance
-    from .models import flow_for, load_model
 
     model, meta = load_model(weights, spec)
     flow = flow_for(model, meta["spec"], {})
@@ -161,9 +163,9 @@ def bench_generation(weights: str, spec: str, data_path: str, n: int = 1000) -> 
 def bench_image_backbones(batch_size: int = 64, steps: int = 3, ddpm_batch: int = 4) -> list:
     """Training images/s on this machine for the digits MLP (eigen input), a small UNet on
     digits (pixel input) and the paper's DDPM++-size UNet on 32x32 RGB (one batch only)."""
-    from .datasets import decode, make_digits
-    from .models import build_model
-    from .training import TrainConfig, Trainer
+    from ..datasets import decode, make_digits
+    from ..models import build_model
+    from ..training import TrainConfig, Trainer
 
     digits = make_digits(0.2, 0)
     train = torch.as_tensor(decode(digits.train, digits.params["encoding"]))
@@ -196,9 +198,9 @@ def bench_image_backbones(batch_size: int = 64, steps: int = 3, ddpm_batch: int 
 
 
 def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
-    from .networks import ResidualMLP
-    from .preconditioning import IFPreconditioner
-    from .training import TrainConfig, Trainer
+    from ..backbones.mlp import ResidualMLP
+    from ..preconditioning import IFPreconditioner
+    from ..training import TrainConfig, Trainer
 
     data = make_toy("moons", 20000, 10, 0)
     pca = fit_pca(data.train)
@@ -225,9 +227,9 @@ def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
 def profile_step(u, sched, basis, batch_size: int = 1024) -> list[dict]:
     from torch.profiler import ProfilerActivity, profile
 
-    from .networks import ResidualMLP
-    from .preconditioning import IFPreconditioner
-    from .training import TrainConfig, Trainer
+    from ..backbones.mlp import ResidualMLP
+    from ..preconditioning import IFPreconditioner
+    from ..training import TrainConfig, Trainer
 
     trainer = Trainer(IFPreconditioner(ResidualMLP(2, 15.0), sched, basis), u,
                       TrainConfig(steps=10, batch_size=batch_size, reference_size=1024))
@@ -256,7 +258,7 @@ def run_all(output_dir: str | os.PathLike, quick: bool = False, model: dict | No
     """Run every benchmark, writing each result as soon as it is measured."""
     import sys
 
-    from .io import write_json
+    from ..io import write_json
 
     torch.set_default_dtype(torch.float64)
     out = Path(output_dir)

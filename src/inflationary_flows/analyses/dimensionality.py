@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .basis import EigenBasis
-from .denoisers import MixtureDenoiser
-from .flow import InflationaryFlow, SolverConfig
-from .models import schedule_from_spec
-from .pca import participation_ratio
-from .schedules import ExponentialSchedule
+from ..basis import EigenBasis
+from ..denoisers import MixtureDenoiser
+from ..flow import InflationaryFlow, SolverConfig
+from ..models import schedule_from_spec
+from ..pca import participation_ratio
+from ..schedules import ExponentialSchedule
 
 
 @dataclass

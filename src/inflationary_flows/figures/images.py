@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .figures import plt, save_pdf
+from .common import plt, save_pdf
 
 
 @dataclass

@@ -54,8 +54,8 @@ def accuracy(model: DigitsClassifier, x: Tensor, labels: Tensor) -> float:
 
 def load_classifier(weights_path, spec_path) -> DigitsClassifier:
     """The classifier a ``classifier`` step wrote (state_dict loaded with weights_only)."""
-    from .io import FormatError, read_json
-    from .state_files import read_torch_state, state_mismatch
+    from ..io import FormatError, read_json
+    from ..state_files import read_torch_state, state_mismatch
 
     meta = read_json(spec_path, "classifier")
     model = DigitsClassifier(**meta["config"]).float()

@@ -15,10 +15,10 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from .basis import EigenBasis
-from .denoisers import MixtureDenoiser
-from .flow import InflationaryFlow, SolverConfig
-from .schedules import Schedule, make_schedule
+from ..basis import EigenBasis
+from ..denoisers import MixtureDenoiser
+from ..flow import InflationaryFlow, SolverConfig
+from ..schedules import Schedule, make_schedule
 
 
 @dataclass(frozen=True)

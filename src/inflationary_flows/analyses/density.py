@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .flow import InflationaryFlow, SolverConfig
+from ..flow import InflationaryFlow, SolverConfig
 from .metrics import calibration_radii, latent_calibration
 
 

@@ -1,0 +1,202 @@
+"""The package's shape: imports point one way, and an edit reruns only the rules it affects."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import golden
+import h5py
+import numpy as np
+import pytest
+from conftest import REPO, job_counts, snakemake
+
+from inflationary_flows.workflow.codedeps import PACKAGE, PACKAGE_DIR, direct_imports
+
+# What each layer may import (besides itself): the core knows nothing above it; analyses
+# use the core; figures draw what analyses compute; steps tie everything to files. The
+# parse-time package (workflow/) sees only the core, so the Snakefile never imports torch-heavy
+# analyses.
+ALLOWED = {
+    "core": {"core"},
+    "workflow": {"core"},
+    "analyses": {"core"},
+    "figures": {"core", "analyses"},
+    "steps": {"core", "analyses", "figures", "workflow"},
+    "cli": {"core"},
+}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")[1:] or ["__init__"]
+    if parts[0] in ("analyses", "figures", "workflow", "steps"):
+        return parts[0]
+    if parts[0] in ("cli", "__main__"):
+        return "cli"
+    return "core"  # the flat modules and backbones/
+
+
+def all_modules() -> list[str]:
+    return sorted(
+        ".".join([PACKAGE, *p.relative_to(PACKAGE_DIR).with_suffix("").parts])
+        .removesuffix(".__init__")
+        for p in PACKAGE_DIR.rglob("*.py")
+    )
+
+
+def violations(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{m} ({layer(m)}) imports {t} ({layer(t)})"
+        for m, targets in graph.items()
+        for t in targets
+        if layer(t) != layer(m) and layer(t) not in ALLOWED[layer(m)]
+    )
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def package_graph() -> dict[str, set[str]]:
+    return {m: {t for t in direct_imports(m) if t in MODULES} for m in MODULES}
+
+
+MODULES = all_modules()
+
+
+def test_the_checks_see_a_bad_import_and_a_cycle():
+    bad = {"inflationary_flows.flow": {"inflationary_flows.analyses.metrics"},
+           "inflationary_flows.analyses.metrics": {"inflationary_flows.flow"}}
+    assert violations(bad) == [
+        "inflationary_flows.flow (core) imports inflationary_flows.analyses.metrics (analyses)"]
+    assert cycles(bad) == [sorted(bad)]
+
+
+def test_imports_point_from_steps_to_figures_to_analyses_to_the_core():
+    graph = package_graph()
+    assert len(graph) > 60 and sum(map(len, graph.values())) > 150  # the real package
+    assert violations(graph) == []
+
+
+def test_no_import_cycles():
+    assert cycles(package_graph()) == []
+
+
+def _retime(path: Path, text: str, mtime: float) -> None:
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+
+
+EDITS = {
+    # the PCA reruns what reads it
+    "pca.py": {"pca", "train", "flow", "metrics_toy", "toy_figure", "toy_animation",
+               "participation_ratio_table", "residuals"},
+    # the solver reruns flows and what follows them, and no training
+    "solvers.py": {"flow", "metrics_toy", "toy_figure", "toy_animation", "duality"},
+    "flow.py": {"flow", "metrics_toy", "toy_figure", "toy_animation", "duality"},
+    "training.py": {"train", "flow", "metrics_toy", "toy_figure", "toy_animation", "residuals"},
+    # a figure module reruns its figures only
+    "figures/toys.py": {"toy_figure", "toy_animation"},
+    "figures/common.py": {"toy_figure", "toy_animation", "residuals", "duality"},
+    "analyses/metrics.py": {"metrics_toy"},
+    # plumbing reruns nothing
+    "io.py": set(),
+    "provenance.py": set(),
+    "steps/common.py": set(),
+}
+
+
+@pytest.mark.workflow
+def test_an_edit_reruns_exactly_the_rules_it_affects(tmp_path):
+    # a copy of the repository, so that the edits cannot touch the real source
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for part in ("Snakefile", "config.yaml", "workflow", "src", "envs"):
+        (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, copy / part)
+    work = tmp_path / "work"
+    config = {"data": {"toys": ["circles"], "digits": False, "n_train": 200, "n_test": 40},
+              "toys": {"models": {"prp": ["circles"], "prr": []}, "figures": {"fig2": "prp"},
+                       "animations": ["circles_prp"], "n_eval": 20, "n_generate": 20,
+                       "n_trajectories": 10, "frames": 5, "snapshots": 3,
+                       "network": {"width": 8, "depth": 1, "time_features": 2},
+                       "training": {"steps": 4, "batch_size": 32, "reference_size": 16,
+                                    "warmup_steps": 1, "checkpoint_every": 4},
+                       "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3}},
+              "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "coverage": {"models": []}, "solvers": {"model": ""},
+                              "density": {"models": []}, "embedded": {"base": ""}},
+              "images": {"datasets": []}}
+    snakemake(work, config=config, snakefile=copy / "Snakefile")
+    found = {}
+    for module in EDITS:
+        path = copy / "src" / PACKAGE / module
+        text, mtime = path.read_text(), path.stat().st_mtime
+        path.write_text(text + "# an edit\n")
+        try:
+            proc = snakemake(work, "--dry-run", config=config, snakefile=copy / "Snakefile")
+        finally:
+            _retime(path, text, mtime)
+        nothing = "Nothing to be done" in proc.stdout + proc.stderr
+        found[module] = set() if nothing else set(job_counts(proc)) - {"all", "provenance_table"}
+    assert found == EDITS
+
+
+@pytest.mark.workflow
+def test_tiny_run_outputs_are_bitwise_those_recorded(tiny_run):
+    """A refactor changes no number: every array, metric and table entry of the tiny run
+    equals the recorded one (bit for bit on the recording machine's kernels)."""
+    recorded = json.loads((REPO / "tests/golden/tiny.json").read_text())
+    assert len(recorded["entries"]) > 3000
+    assert golden.differences(recorded, tiny_run / "results") == []
+
+
+@pytest.mark.workflow
+def test_the_digest_sees_one_changed_bit(tiny_run, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(tiny_run / "results/flows/toys", results / "flows")
+    shutil.copytree(tiny_run / "results/metrics/toys", results / "metrics")
+    recorded = {"machine": golden.machine(), "entries": golden.digest(results)}
+    assert golden.differences(recorded, results) == []
+    with h5py.File(results / "flows/circles_prp.h5", "r+") as h5:
+        z = h5["inflation/z"]
+        z[0, 0] = np.nextafter(z[0, 0], np.inf)
+    changed = golden.differences(recorded, results)
+    assert [d.split(": recorded")[0] for d in changed] == ["flows/circles_prp.h5:inflation/z"]
+    # on another machine's kernels, one ulp is within tolerance, a real change is not
+    recorded["machine"] = {**recorded["machine"], "cpu": "another"}
+    assert golden.differences(recorded, results) == []
+    metrics = results / "metrics/circles_prp.json"
+    data = json.loads(metrics.read_text())
+    data["generation"]["ratio"] *= 1.001
+    metrics.write_text(json.dumps(data))
+    assert [d.split(":")[0] for d in golden.differences(recorded, results)] == [
+        "metrics/circles_prp.json/generation/ratio"]
