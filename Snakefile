@@ -16,12 +16,12 @@ include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS) or "none",
+    dataset="|".join(PLAN.datasets) or "none",
     family="toys|images",
     # toy schedule names, or image variants (prp, prr<d>, prr<d>-ig<IG>)
-    schedule="|".join(map(re.escape, [*SCHEDULES, *IMAGE_VARIANTS])) or "none",
-    model="|".join(TOY_MODELS) or "none",
-    figure="|".join(FIGURES) or "none",
+    schedule="|".join(map(re.escape, [*PLAN.schedules, *PLAN.image_variants])) or "none",
+    model="|".join(PLAN.toy_models) or "none",
+    figure="|".join(PLAN.figures) or "none",
 
 
 include: "workflow/rules/data.smk"
@@ -37,5 +37,5 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        main_targets(),
+        PLAN.main_targets(),
         "results/tables/provenance.csv",

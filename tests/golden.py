@@ -2,8 +2,8 @@
 
 Every array (HDF5 datasets, model weights) is recorded by its sha256 and, for a machine with
 other CPU kernels, its sum and absolute sum; every number and string of the JSON metrics and
-CSV tables is recorded as is. Timings, provenance and checkpoints (optimiser state) are left
-out: they differ between two runs of the same code.
+CSV tables is recorded as is. Timings, provenance (and the provenance table) and checkpoints
+(optimiser state) are left out: they differ between two runs of the same code.
 
 Record after a deliberate change of results (then say why in the commit)::
 
@@ -66,7 +66,7 @@ def digest(results: Path) -> dict:
     out: dict = {}
     for f in sorted(results.rglob("*")):
         rel = f.relative_to(results).as_posix()
-        if rel.startswith(SKIPPED_DIRS) or not f.is_file():
+        if rel.startswith(SKIPPED_DIRS) or _volatile(f.name) or not f.is_file():
             continue
         if f.suffix == ".h5":
             with h5py.File(f) as h5:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import REPO, job_counts, snakemake
 
+from inflationary_flows.cli import STEPS
 from inflationary_flows.workflow.codedeps import PACKAGE, PACKAGE_DIR, direct_imports
 
 # What each layer may import (besides itself): the core knows nothing above it; analyses
@@ -118,16 +120,16 @@ def _retime(path: Path, text: str, mtime: float) -> None:
 
 EDITS = {
     # the PCA reruns what reads it
-    "pca.py": {"pca", "train", "flow", "metrics_toy", "toy_figure", "toy_animation",
+    "pca.py": {"pca", "train", "flow", "toy_metrics", "toy_figure", "toy_animation",
                "participation_ratio_table", "residuals"},
     # the solver reruns flows and what follows them, and no training
-    "solvers.py": {"flow", "metrics_toy", "toy_figure", "toy_animation", "duality"},
-    "flow.py": {"flow", "metrics_toy", "toy_figure", "toy_animation", "duality"},
-    "training.py": {"train", "flow", "metrics_toy", "toy_figure", "toy_animation", "residuals"},
+    "solvers.py": {"flow", "toy_metrics", "toy_figure", "toy_animation", "duality"},
+    "flow.py": {"flow", "toy_metrics", "toy_figure", "toy_animation", "duality"},
+    "training.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation", "residuals"},
     # a figure module reruns its figures only
     "figures/toys.py": {"toy_figure", "toy_animation"},
     "figures/common.py": {"toy_figure", "toy_animation", "residuals", "duality"},
-    "analyses/metrics.py": {"metrics_toy"},
+    "analyses/metrics.py": {"toy_metrics"},
     # plumbing reruns nothing
     "io.py": set(),
     "provenance.py": set(),
@@ -200,3 +202,20 @@ def test_the_digest_sees_one_changed_bit(tiny_run, tmp_path):
     metrics.write_text(json.dumps(data))
     assert [d.split(":")[0] for d in golden.differences(recorded, results)] == [
         "metrics/circles_prp.json/generation/ratio"]
+
+
+def test_rule_step_and_module_names_line_up():
+    """Rule `toy_figure` runs step `toy-figure`, whose code is `steps/toy_figure.py`."""
+    rules = {}
+    for path in sorted((REPO / "workflow/rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", path.read_text())[1:]:
+            name = re.match(r"rule (\w+):", block).group(1)
+            rules[name] = (re.findall(r'code\("(\w+)"\)', block),
+                           re.findall(r"python -m inflationary_flows ([\w-]+)", block))
+    assert len(rules) > 20
+    for name, (codes, steps) in rules.items():
+        assert codes == [name], name
+        assert steps in ([name.replace("_", "-")], []), name  # train runs through a launcher
+    modules = {p.stem for p in (PACKAGE_DIR / "steps").glob("*.py")} - {"__init__", "common"}
+    assert {s.replace("-", "_") for s in STEPS} == modules
+    assert {r for r in rules} <= modules

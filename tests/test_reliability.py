@@ -99,7 +99,7 @@ def test_corrupt_or_non_finite_intermediates_fail_naming_file_and_dataset(tmp_pa
                                                  ("format_version", "kind", "provenance")},
              attrs["provenance"])
     proc = snakemake(tmp_path, metrics, config=config, check=False)
-    assert_failed_cleanly(proc, tmp_path, "logs/metrics_toy/circles_prp.log", metrics,
+    assert_failed_cleanly(proc, tmp_path, "logs/toy_metrics/circles_prp.log", metrics,
                           f"{flows}: dataset 'inflation/z' holds non-finite values (first nan "
                           "at index [3, 1])")
 

@@ -38,7 +38,7 @@ def test_figure5_and_table1(tiny_run):
     assert rows[1]["dims_kept"] == "2" and rows[1]["inflation_gap"] == "1.02"
     assert rows[0]["paper_fid"] == "" and float(rows[0]["classifier_frechet"]) > 0
     spectra = tiny_run / "results/figures/supp_spectra.pdf"
-    assert read_provenance(spectra)["step"] == "spectra"
+    assert read_provenance(spectra)["step"] == "spectra-figure"
 
 
 def test_paper_configs_plan_their_image_models(tmp_path):
@@ -56,7 +56,7 @@ def test_paper_configs_plan_their_image_models(tmp_path):
     proc = snakemake(tmp_path / "w", "--dry-run", config=REPO / "configs/cifar10.yaml",
                      extra_configs=[override])
     counts = job_counts(proc)
-    assert counts["train"] == 9 and counts["fid_image"] == 9 and counts["image_table"] == 1
+    assert counts["train"] == 9 and counts["fid"] == 9 and counts["image_table"] == 1
     folder = tmp_path / "afhq"
     folder.mkdir()
     override.write_text(f"data: {{image_folders: {{afhqv2: {{folder: {folder}}}}}}}\n"

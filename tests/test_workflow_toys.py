@@ -64,7 +64,8 @@ def test_provenance_table_covers_every_output(tiny_run):
         record = read_provenance(tiny_run / row["output"])
         assert row["params_hash"] == record["params_hash"] and row["git_commit"]
     steps = {row["step"] for row in rows}
-    assert {"dataset", "pca", "train", "flow", "metrics", "figure", "animate"} <= steps
+    assert {"dataset", "pca", "train", "flow", "toy-metrics", "toy-figure",
+            "toy-animation"} <= steps
 
 
 def test_single_target_builds_exactly_what_figure_3_needs(tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .schedules import Schedule
+from .schedules import Schedule, skip_coefficient
 
 
 def point_logits(u: Tensor, C: Tensor, points: Tensor) -> Tensor:
@@ -47,8 +47,7 @@ class Denoiser(nn.Module):
         self.schedule = schedule
 
     def c_skip(self, t: Tensor) -> Tensor:
-        lam = self.schedule.eigenvalues
-        return lam / (lam + self.schedule.C(t))
+        return skip_coefficient(self.schedule.eigenvalues, self.schedule.C(t))
 
     def residual(self, u: Tensor, t: Tensor) -> Tensor:
         """R = D(u) - c_skip u: the part of the denoiser beyond the Gaussian (linear) one."""

@@ -19,13 +19,13 @@ from torch import Tensor, nn
 
 from .basis import EigenBasis
 from .denoisers import Denoiser, empirical_posterior_mean
-from .schedules import Schedule
+from .schedules import Schedule, skip_coefficient
 
 
 def coefficients(eigenvalues: Tensor, C: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(c_skip, c_in, c_out) in closed form; c_out^2 = lambda C/(lambda + C) is never negative."""
     total = eigenvalues + C
-    return eigenvalues / total, torch.rsqrt(total), torch.sqrt(eigenvalues * C / total)
+    return skip_coefficient(eigenvalues, C), torch.rsqrt(total), torch.sqrt(eigenvalues * C / total)
 
 
 class IFPreconditioner(Denoiser):

@@ -58,6 +58,12 @@ def _check_keep(dim: int, dims_to_keep: int) -> None:
         raise ValueError(f"dims_to_keep must satisfy 0 < d < D = {dim}, got {dims_to_keep}")
 
 
+def skip_coefficient(eigenvalues: Tensor, C: Tensor) -> Tensor:
+    """c_skip = lambda / (lambda + C): per eigen-axis, the gain of the exact denoiser of
+    Gaussian data, D(u) = c_skip u; the one place this formula is written."""
+    return eigenvalues / (eigenvalues + C)
+
+
 class Schedule(nn.Module, ABC):
     """Base class: eigenvalues and rates as buffers, C, dC/dt, A, dA/dt as functions of t.
 

@@ -17,7 +17,7 @@ rule duality:
         **slurm_resources(),
     params:
         solver=json_arg(config["toys"]["solver"]),
-        seed=derived_seed("duality"),
+        seed=PLAN.seed("duality"),
     shell:
         "python -m inflationary_flows duality --solver {params.solver} --seed {params.seed} "
         "--output-figure {output.figure} --output-metrics {output.metrics} > {log} 2>&1"
@@ -42,7 +42,7 @@ rule posterior:
         **slurm_resources(),
     params:
         solver=json_arg(config["toys"]["solver"]),
-        seed=lambda w: derived_seed("posterior", w.model),
+        seed=lambda w: PLAN.seed("posterior", w.model),
         options=lambda w: " ".join(
             f"--{key.replace('_', '-')} {value}"
             for key, value in config["calibration"]["posterior"].items()
@@ -57,7 +57,7 @@ rule posterior:
 rule posterior_report:
     """Figure 4 and the SBC / credible-interval summary of every posterior run."""
     input:
-        posteriors=expand("results/posterior/{model}.h5", model=POSTERIOR_MODELS),
+        posteriors=expand("results/posterior/{model}.h5", model=PLAN.posterior_models),
         code=code("posterior_report"),
     output:
         figure=report(
@@ -73,7 +73,7 @@ rule posterior_report:
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(POSTERIOR_MODELS),
+        labels=" ".join(PLAN.posterior_models),
     shell:
         "python -m inflationary_flows posterior-report --posteriors {input.posteriors} "
         "--labels {params.labels} --output-figure {output.figure} "
@@ -83,7 +83,7 @@ rule posterior_report:
 rule pr_over_time:
     """PR of samples pushed by the exact-score flow against its closed form (paper 1.2-1.4)."""
     input:
-        data=expand("results/data/{dataset}.h5", dataset=PR_DATASETS),
+        data=expand("results/data/{dataset}.h5", dataset=PLAN.pr_datasets),
         code=code("pr_over_time"),
     output:
         figure=report(
@@ -102,7 +102,7 @@ rule pr_over_time:
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(PR_DATASETS),
+        labels=" ".join(PLAN.pr_datasets),
         schedules=json_arg(
             {
                 name: config["schedules"][name]
@@ -113,7 +113,7 @@ rule pr_over_time:
         atoms=config["calibration"]["pr_over_time"]["atoms"],
         samples=config["calibration"]["pr_over_time"]["samples"],
         frames=config["calibration"]["pr_over_time"]["frames"],
-        seed=derived_seed("pr_over_time"),
+        seed=PLAN.seed("pr_over_time"),
     shell:
         "python -m inflationary_flows pr-over-time --data {input.data} --labels {params.labels} "
         "--schedules {params.schedules} --solver {params.solver} --atoms {params.atoms} "
@@ -125,9 +125,11 @@ rule pr_over_time:
 rule residuals:
     """Temporal correlation of the trained denoisers' residuals (paper appendix C.3)."""
     input:
-        models=[f"results/models/{family}/{m}.pt" for family, m in RESIDUAL_MODELS],
-        specs=[f"results/models/{family}/{m}.json" for family, m in RESIDUAL_MODELS],
-        data=[f"results/data/{model_dataset(m)}.h5" for _, m in RESIDUAL_MODELS],
+        models=[f"results/models/{family}/{m}.pt" for family, m in PLAN.residual_models],
+        specs=[
+            f"results/models/{family}/{m}.json" for family, m in PLAN.residual_models
+        ],
+        data=[f"results/data/{model_dataset(m)}.h5" for _, m in PLAN.residual_models],
         code=code("residuals"),
     output:
         figure=report(
@@ -143,10 +145,10 @@ rule residuals:
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(m for _, m in RESIDUAL_MODELS),
+        labels=" ".join(m for _, m in PLAN.residual_models),
         points=config["calibration"]["residuals"]["points"],
         times=config["calibration"]["residuals"]["times"],
-        seed=derived_seed("residuals"),
+        seed=PLAN.seed("residuals"),
     shell:
         "python -m inflationary_flows residuals --models {input.models} --data {input.data} "
         "--labels {params.labels} --points {params.points} --times {params.times} "
@@ -173,7 +175,7 @@ rule coverage:
         **slurm_resources(),
     params:
         solver=json_arg(config["toys"]["solver"]),
-        seed=lambda w: derived_seed("coverage", w.model),
+        seed=lambda w: PLAN.seed("coverage", w.model),
         seeds=config["calibration"]["coverage"]["seeds"],
         n_test=config["calibration"]["coverage"]["n_test"],
         n_boundary=config["calibration"]["coverage"]["n_boundary"],
@@ -187,8 +189,10 @@ rule coverage:
 rule coverage_report:
     """supp_coverage.pdf: coverage through the flows, and held-out latent calibration."""
     input:
-        coverage=expand("results/metrics/coverage_{model}.json", model=COVERAGE_MODELS),
-        metrics=expand("results/metrics/toys/{model}.json", model=TOY_MODELS),
+        coverage=expand(
+            "results/metrics/coverage_{model}.json", model=PLAN.coverage_models
+        ),
+        metrics=expand("results/metrics/toys/{model}.json", model=PLAN.toy_models),
         code=code("coverage_report"),
     output:
         report(
@@ -210,9 +214,9 @@ rule coverage_report:
 rule solver_accuracy:
     """Round-trip and calibration error against NFE per solver, trained and exact score."""
     input:
-        weights=f"results/models/toys/{SOLVER_MODEL}.pt",
-        spec=f"results/models/toys/{SOLVER_MODEL}.json",
-        data=f"results/data/{model_dataset(SOLVER_MODEL)}.h5",
+        weights=f"results/models/toys/{PLAN.solver_model}.pt",
+        spec=f"results/models/toys/{PLAN.solver_model}.json",
+        data=f"results/data/{model_dataset(PLAN.solver_model)}.h5",
         code=code("solver_accuracy"),
     output:
         figure=report(
@@ -246,10 +250,10 @@ rule embedded:
     input:
         flows=expand(
             "results/flows/toys/{dataset}_{schedule}.h5",
-            dataset=EMBEDDED_SETS,
+            dataset=PLAN.embedded_sets,
             schedule=config["calibration"]["embedded"]["schedule"],
         ),
-        data=expand("results/data/{dataset}.h5", dataset=EMBEDDED_SETS),
+        data=expand("results/data/{dataset}.h5", dataset=PLAN.embedded_sets),
         code=code("embedded"),
     output:
         figure=report(
@@ -265,7 +269,7 @@ rule embedded:
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(EMBEDDED_SETS),
+        labels=" ".join(PLAN.embedded_sets),
         k=config["calibration"]["embedded"]["neighbours"],
     shell:
         "python -m inflationary_flows embedded --flows {input.flows} --data {input.data} "

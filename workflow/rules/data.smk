@@ -1,7 +1,7 @@
 rule dataset:
     """Generate or read one dataset (toy, digits, CIFAR-10, image folder); train/test split."""
     input:
-        source=dataset_source,
+        source=lambda w: PLAN.dataset_source(w.dataset),
         code=code("dataset"),
     output:
         "results/data/{dataset}.h5",
@@ -12,10 +12,10 @@ rule dataset:
     resources:
         **slurm_resources(),
     params:
-        args=dataset_args,
+        args=lambda w: PLAN.dataset_args(w.dataset),
         seed=config["seed"],
         # not in the command: a change of the source's files reruns the job (params trigger)
-        source_state=lambda w: source_fingerprint(dataset_source(w)),
+        source_state=lambda w: source_fingerprint(PLAN.dataset_source(w.dataset)),
     shell:
         "python -m inflationary_flows dataset --name {wildcards.dataset} {params.args} --seed {params.seed} "
         "--output {output} > {log} 2>&1"

@@ -3,7 +3,7 @@
 # shared train / flow rules (models.smk) with family "images".
 
 
-rule train_classifier:
+rule classifier:
     """The digits classifier whose features the digits Frechet distance uses."""
     input:
         data="results/data/{dataset}.h5",
@@ -19,22 +19,22 @@ rule train_classifier:
         **slurm_resources(),
     params:
         steps=config["images"]["classifier_steps"],
-        seed=lambda w: derived_seed("classifier", w.dataset),
+        seed=lambda w: PLAN.seed("classifier", w.dataset),
     shell:
         "python -m inflationary_flows classifier --data {input.data} --steps {params.steps} "
         "--seed {params.seed} --output {output.weights} --output-spec {output.spec} "
         "> {log} 2>&1"
 
 
-rule metrics_image:
+rule image_metrics:
     """Round-trip MSE in 8-bit units, held-out latent calibration, digits Frechet distance."""
     input:
-        unpack(image_metrics_inputs),
+        unpack(lambda w: PLAN.image_metrics_inputs(w.dataset, w.schedule)),
         code=code("image_metrics"),
     output:
         "results/metrics/images/{dataset}_{schedule}.json",
     log:
-        "logs/metrics_image/{dataset}_{schedule}.log",
+        "logs/image_metrics/{dataset}_{schedule}.log",
     conda:
         env("torch")
     resources:
@@ -51,12 +51,12 @@ rule metrics_image:
         "--output {output} > {log} 2>&1"
 
 
-rule fid_image:
+rule fid:
     """FID of one model's generated images (torch-fidelity, local Inception weights)."""
     input:
         flow="results/flows/images/{dataset}_{schedule}.h5",
         data="results/data/{dataset}.h5",
-        weights=fid_weights(),
+        weights=PLAN.fid_weights(),
         code=code("fid"),
     output:
         "results/metrics/images/{dataset}_{schedule}_fid.json",
@@ -70,7 +70,7 @@ rule fid_image:
     params:
         weights=shlex.quote(config["images"]["fid"]["weights"]),
         # replaced weights rerun FID even when the new file's mtime is older
-        weights_state=source_fingerprint(fid_weights()),
+        weights_state=source_fingerprint(PLAN.fid_weights()),
         batch_size=config["images"]["fid"]["batch_size"],
         n_reference=config["images"]["fid"]["n_reference"],
         device=lambda w, resources: "cuda" if resources.gpu else "cpu",
@@ -86,10 +86,10 @@ rule image_figure:
     input:
         flows=expand(
             "results/flows/images/{dataset}_{schedule}.h5",
-            dataset=FIGURE_SET,
-            schedule=FIGURE_VARIANTS,
+            dataset=PLAN.figure_set,
+            schedule=PLAN.figure_variants,
         ),
-        data=f"results/data/{FIGURE_SET}.h5",
+        data=f"results/data/{PLAN.figure_set}.h5",
         code=code("image_figure"),
     output:
         report(
@@ -98,15 +98,17 @@ rule image_figure:
             category="Figures",
         ),
     log:
-        "logs/figure/fig5.log",
+        "logs/image_figure/fig5.log",
     conda:
         env("torch")
     resources:
         **slurm_resources(),
     params:
-        labels=" ".join(shlex.quote(variant_label(v)) for v in FIGURE_VARIANTS),
+        labels=" ".join(
+            shlex.quote(PLAN.variant_label(v)) for v in PLAN.figure_variants
+        ),
         title=shlex.quote(
-            f"{FIGURE_SET}: generation and round trips, PRR at IG = "
+            f"{PLAN.figure_set}: generation and round trips, PRR at IG = "
             f"{config['images']['inflation_gap']:g}"
         ),
         samples=config["images"]["figure"]["samples"],
@@ -121,7 +123,7 @@ rule image_figure:
 rule image_table:
     """Table 1 (kept dimensions at one gap) or the inflation-gap sweep, paper values beside."""
     input:
-        unpack(image_table_inputs),
+        unpack(lambda w: PLAN.image_table_inputs(w.table)),
         code=code("image_table"),
     output:
         report(
@@ -130,7 +132,7 @@ rule image_table:
             category="Tables",
         ),
     log:
-        "logs/tables/{table}.log",
+        "logs/image_table/{table}.log",
     wildcard_constraints:
         table="table1|table_ig_sweep",
     conda:
@@ -152,8 +154,8 @@ rule image_table:
 rule spectra_figure:
     """Eigenvalue spectra of the image sets with their participation ratios (appendix)."""
     input:
-        pca=expand("results/pca/{dataset}.h5", dataset=SPECTRA_SETS),
-        code=code("spectra"),
+        pca=expand("results/pca/{dataset}.h5", dataset=PLAN.spectra_sets),
+        code=code("spectra_figure"),
     output:
         report(
             "results/figures/supp_spectra.pdf",
@@ -161,10 +163,10 @@ rule spectra_figure:
             category="Figures",
         ),
     log:
-        "logs/figure/supp_spectra.log",
+        "logs/spectra_figure.log",
     conda:
         env("torch")
     resources:
         **slurm_resources(),
     shell:
-        "python -m inflationary_flows spectra --pca {input.pca} --output {output} > {log} 2>&1"
+        "python -m inflationary_flows spectra-figure --pca {input.pca} --output {output} > {log} 2>&1"

@@ -23,12 +23,12 @@ rule train:
         gpu=lambda w: config[w.family]["gpu"],
         runtime=lambda w: config[w.family]["runtime"],
     params:
-        spec=lambda w: model_spec(w.family, w.dataset, w.schedule),
+        spec=lambda w: PLAN.model_spec(w.family, w.dataset, w.schedule),
         training=lambda w: json_arg(config[w.family]["training"]),
-        seed=lambda w: derived_seed("train", w.dataset, w.schedule),
+        seed=lambda w: PLAN.seed("train", w.dataset, w.schedule),
         ckpt="results/checkpoints/{family}/{dataset}_{schedule}",
         # from the gpu resource, so a profile's set-resources decides where training runs
-        launch=lambda w, resources: launcher(config[w.family], resources.gpu),
+        launch=lambda w, resources: PLAN.launcher(w.family, resources.gpu),
         device=lambda w, resources: "cuda" if resources.gpu else "cpu",
     shell:
         "{params.launch} train --data {input.data} --pca {input.pca} "
@@ -57,7 +57,7 @@ rule flow:
         **slurm_resources(),
     params:
         solver=lambda w: json_arg(config[w.family]["solver"]),
-        seed=lambda w: derived_seed("flow", w.dataset, w.schedule),
+        seed=lambda w: PLAN.seed("flow", w.dataset, w.schedule),
         n_eval=lambda w: config[w.family]["n_eval"],
         n_generate=lambda w: config[w.family]["n_generate"],
         # image models record no trajectories (figures show end states)

@@ -23,8 +23,8 @@ rule pca:
 rule participation_ratio_table:
     """Participation ratio and dimension of every dataset (paper section 1.2)."""
     input:
-        pca=expand("results/pca/{dataset}.h5", dataset=DATASETS),
-        code=code("pr_table"),
+        pca=expand("results/pca/{dataset}.h5", dataset=PLAN.datasets),
+        code=code("participation_ratio_table"),
     output:
         report(
             "results/tables/participation_ratio.csv",
@@ -32,10 +32,10 @@ rule participation_ratio_table:
             category="Tables",
         ),
     log:
-        "logs/tables/participation_ratio.log",
+        "logs/participation_ratio_table.log",
     conda:
         env("data")
     resources:
         **slurm_resources(),
     shell:
-        "python -m inflationary_flows pr-table --pca {input.pca} --output {output} > {log} 2>&1"
+        "python -m inflationary_flows participation-ratio-table --pca {input.pca} --output {output} > {log} 2>&1"

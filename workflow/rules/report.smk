@@ -1,7 +1,7 @@
 rule provenance_table:
     """What produced every other output of the run (step, parameter hash, seed, versions)."""
     input:
-        outputs=provenance_targets,
+        outputs=PLAN.provenance_targets(),
         code=code("provenance_table"),
     output:
         report(
@@ -10,7 +10,7 @@ rule provenance_table:
             category="Provenance",
         ),
     log:
-        "logs/tables/provenance.log",
+        "logs/provenance_table.log",
     conda:
         env("torch")
     resources:

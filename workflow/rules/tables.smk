@@ -6,7 +6,7 @@ rule table_figure:
     """Pair plots of a table's leading principal components: data, latents, samples."""
     input:
         flows=lambda w: expand(
-            "results/flows/toys/{model}.h5", model=TABLE_MODELS[w.dataset]
+            "results/flows/toys/{model}.h5", model=PLAN.table_models[w.dataset]
         ),
         pca="results/pca/{dataset}.h5",
         code=code("table_figure"),
@@ -23,7 +23,7 @@ rule table_figure:
     resources:
         **slurm_resources(),
     params:
-        labels=lambda w: " ".join(TABLE_MODELS[w.dataset]),
+        labels=lambda w: " ".join(PLAN.table_models[w.dataset]),
     shell:
         "python -m inflationary_flows table-figure --flows {input.flows} "
         "--labels {params.labels} --pca {input.pca} --title {wildcards.dataset} "
@@ -33,7 +33,7 @@ rule table_figure:
 rule density_benchmark:
     """Held-out log-likelihood of PRP flows beside a MAF (zuko) and a Gaussian."""
     input:
-        **density_inputs(),
+        **PLAN.density_inputs(),
         code=code("density_benchmark"),
     output:
         "results/tables/density_benchmark.csv",
@@ -50,7 +50,7 @@ rule density_benchmark:
         solver=json_arg(config["calibration"]["density"]["solver"]),
         maf=json_arg(config["calibration"]["density"]["maf"]),
         n_eval=config["calibration"]["density"]["n_eval"],
-        seed=derived_seed("density_benchmark"),
+        seed=PLAN.seed("density_benchmark"),
     shell:
         "python -m inflationary_flows density-benchmark --models {input.weights} "
         "--data {input.data} --solver {params.solver} --maf {params.maf} "

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..denoisers import Denoiser
+from ..schedules import skip_coefficient
 
 
 @torch.no_grad()
@@ -55,7 +56,7 @@ def gaussian_residual_correlation(eigenvalues: Tensor, C: Tensor) -> Tensor:
     summed over dimensions, cov(t1, t2) = sum (c1 - 1)(c2 - 1) lambda for t1 != t2, while
     var(t) = sum (c - 1)^2 lambda + c^2 C. ``C``: (T, D) noise variances at the T times.
     """
-    c = eigenvalues / (eigenvalues + C)
+    c = skip_coefficient(eigenvalues, C)
     shared = (c - 1) * eigenvalues.sqrt()  # the part of r driven by u_0
     cov = shared @ shared.T
     var = (shared**2).sum(-1) + (c**2 * C).sum(-1)

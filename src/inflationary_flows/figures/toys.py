@@ -61,6 +61,17 @@ def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int
     return sorted({0, len(signal_fraction) - 1, *picks})
 
 
+def schedule_title(spec: dict) -> str:
+    """A figure title from a schedule spec: 'PRR (reference schedule, T = 7.0), constant_gap
+    IG = 2.0'; the dimensions each dataset keeps differ by row and are left out."""
+    text = f"{spec['kind'].upper()} ({spec['form']} schedule, T = {spec['t_max']})"
+    if spec["kind"] == "prr":
+        text += f", {spec['g_mode']}"
+        if spec["g_mode"] == "constant_gap":
+            text += f" IG = {spec['inflation_gap']}"
+    return text
+
+
 def toy_flow_figure(rows: Sequence[FlowPanels], path: str | os.PathLike, title: str,
                     n_snapshots: int = 5, metadata: dict | None = None) -> None:
     """One row per dataset: inflation snapshots (data -> latent), then generation snapshots

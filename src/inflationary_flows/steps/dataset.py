@@ -12,7 +12,7 @@ import json
 
 from ..datasets import IMAGE_KINDS, TOY_DIMS, Dataset, check_usable, make_digits, make_toy
 from ..io import write_h5
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,5 +69,5 @@ def run(args: argparse.Namespace) -> None:
     arrays |= data.extra
     attrs = {"name": data.name, "dim": data.dim, "params": data.params,
              "image_shape": list(data.image_shape) if data.image_shape else None}
-    write_h5(args.output, "dataset", arrays, attrs, provenance("dataset", vars(args)))
+    write_h5(args.output, "dataset", arrays, attrs, step_provenance("dataset", args))
     print(f"{data.name}: train {data.train.shape}, test {data.test.shape} -> {args.output}")

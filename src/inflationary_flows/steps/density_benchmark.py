@@ -62,4 +62,4 @@ def run(args: argparse.Namespace) -> None:
                          "dequantized": bool(encoding), **d.row()})
             print(f"{name} {d.method}: {rows[-1]['nats_per_dim']:.4f} nats/dim, calibration "
                   f"gap {rows[-1]['calibration_max_gap_pp']:.1f} pp", flush=True)
-    write_csv(args.output, rows, step_provenance("density_benchmark", args))
+    write_csv(args.output, rows, step_provenance("density-benchmark", args))

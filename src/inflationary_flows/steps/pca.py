@@ -6,7 +6,7 @@ import argparse
 
 from ..io import read_h5, write_h5
 from ..pca import fit_pca
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,6 @@ def run(args: argparse.Namespace) -> None:
         {"mean": pca.mean, "eigenvalues": pca.eigenvalues, "eigenvectors": pca.eigenvectors},
         {"name": attrs["name"], "dim": pca.dim, "n_samples": pca.n_samples,
          "participation_ratio": pca.participation_ratio},
-        provenance("pca", vars(args)),
+        step_provenance("pca", args),
     )
     print(f"{attrs['name']}: D = {pca.dim}, PR = {pca.participation_ratio:.4f}")

@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> None:
     mean = read_h5(args.pca, "pca", required=["mean"])[0]["mean"]
     rows = [(label, principal_views(read_h5(path, "flow")[0], mean, args.components))
             for path, label in zip(args.flows, args.labels, strict=True)]
-    pair_plot_figure(rows, args.output, args.title, step_provenance("table_figure", args))
+    pair_plot_figure(rows, args.output, args.title, step_provenance("table-figure", args))
     print(f"{len(rows)} rows -> {args.output}")

@@ -19,5 +19,5 @@ def run(args: argparse.Namespace) -> None:
     for path in args.pca:
         arrays, attrs = read_h5(path, "pca", required=["eigenvalues"])
         spectra.append((attrs["name"], arrays["eigenvalues"], attrs["participation_ratio"]))
-    spectra_figure(spectra, args.output, step_provenance("spectra", args))
+    spectra_figure(spectra, args.output, step_provenance("spectra-figure", args))
     print(f"{len(spectra)} spectra -> {args.output}")

@@ -18,6 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     row = panels_from_flow(args.label, read_h5(args.flow, "flow")[0])
-    meta = step_provenance("animate", args)
+    meta = step_provenance("toy-animation", args)
     flow_animation(row, args.output_inflation, "inflation", metadata=meta)
     flow_animation(row, args.output_generation, "generation", metadata=meta)

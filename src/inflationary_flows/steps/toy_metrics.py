@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> None:
         }
         result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep],
                                                                calibration_radii(keep))
-    result["provenance"] = step_provenance("metrics", args)
+    result["provenance"] = step_provenance("toy-metrics", args)
     write_json(args.output, result)
     cal = result["latent_calibration"]
     print(f"{args.name}: round trip {result['roundtrip_relative_mse']:.2e}, calibration max "

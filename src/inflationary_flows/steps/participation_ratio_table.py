@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..io import read_h5, write_csv
-from ..provenance import provenance
+from ..provenance import step_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> None:
             "participation_ratio": f"{attrs['participation_ratio']:.6f}",
             "top_eigenvalue_share": f"{lam[0] / lam.sum():.6f}",
         })
-    write_csv(args.output, rows, provenance("pr-table", vars(args)))
+    write_csv(args.output, rows, step_provenance("participation-ratio-table", args))
     print(f"{len(rows)} datasets -> {args.output}")

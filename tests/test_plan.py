@@ -1,0 +1,112 @@
+"""The plan of jobs a config asks for (workflow/plan.py): targets, inputs and arguments."""
+
+import copy
+import hashlib
+import json
+import shlex
+
+import yaml
+from conftest import REPO
+
+from inflationary_flows.workflow.config import load_schema, validate_config
+from inflationary_flows.workflow.plan import Plan, json_arg, model_dataset
+
+SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def plan(**overrides) -> Plan:
+    config = copy.deepcopy(DEFAULT)
+    for path, value in overrides.items():
+        *parents, last = path.split("__")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return Plan(validate_config(config, SCHEMA))
+
+
+def test_default_targets():
+    p = plan()
+    targets = p.main_targets()
+    assert len(targets) == len(set(targets))
+    toy = {t for t in targets if t.startswith("results/metrics/toys/")}
+    assert toy == {f"results/metrics/toys/{d}_{s}.json" for s in ("prp", "prr")
+                   for d in ("circles", "sine", "moons", "s_curve", "swirl", "breast_cancer")}
+    assert {"results/figures/fig1.pdf", "results/figures/fig2.pdf", "results/figures/fig3.pdf",
+            "results/figures/fig4.pdf", "results/figures/fig5.pdf",
+            "results/tables/table1.csv", "results/tables/density_benchmark.csv",
+            "results/figures/tables/breast_cancer.pdf",
+            "results/figures/animations/moons_prp_inflation.gif",
+            "results/figures/animations/moons_prp_generation.gif"} <= set(targets)
+    # what the provenance table reads: every dataset and PCA beside the targets
+    made = set(p.provenance_targets())
+    assert set(targets) <= made
+    assert {f"results/{k}/{d}.h5" for k in ("data", "pca") for d in p.datasets} <= made
+
+
+def test_switching_analyses_off_removes_their_targets():
+    p = plan(calibration__posterior__models=[], calibration__coverage__models=[],
+             calibration__solvers__model="", calibration__density__models=[],
+             images__datasets=[])
+    targets = set(p.main_targets())
+    for gone in ("fig4.pdf", "supp_coverage.pdf", "supp_solvers.pdf", "density_benchmark.csv",
+                 "fig5.pdf", "table1.csv"):
+        assert not any(t.endswith(gone) for t in targets), gone
+    assert "results/figures/fig1.pdf" in targets  # the duality needs no trained model
+
+
+def test_dataset_arguments_per_kind():
+    p = plan(data__embedded={"moons_4d": {"base": "moons", "dim": 4}})
+    assert p.dataset_args("moons") == (
+        "--kind moons --embed-dim 0 --curvature 0.0 --noise 0.0 --n-train 20000 --n-test 10000")
+    assert p.dataset_args("moons_4d").startswith("--kind moons --embed-dim 4 ")
+    assert p.dataset_args("digits") == "--kind digits --test-fraction 0.2"
+    table = p.dataset_args("breast_cancer")
+    assert shlex.split(table)[:4] == ["--kind", "table", "--source", "sklearn:breast_cancer"]
+    assert table.endswith("--test-fraction 0.2 --standardize")
+    assert p.dataset_source("moons") == [] and p.dataset_source("breast_cancer") == []
+
+
+def test_a_folder_dataset_is_read_from_its_folder():
+    p = plan(data__image_folders={"cats": {"folder": "my data/cats", "size": 16,
+                                           "test_fraction": 0.1}})
+    assert p.dataset_source("cats") == ["my data/cats"]
+    assert p.dataset_args("cats") == ("--kind image_folder --source 'my data/cats' --size 16 "
+                                      "--test-fraction 0.1")
+
+
+def test_seeds_derive_from_the_master_seed_and_the_job():
+    p = plan()
+    expected = int(hashlib.sha256(b"2024:train:moons:prp").hexdigest()[:8], 16)
+    assert p.seed("train", "moons", "prp") == expected
+    assert p.seed("train", "moons", "prr") != expected
+    assert plan(seed=5).seed("train", "moons", "prp") != expected
+
+
+def test_model_spec_and_launcher():
+    p = plan()
+    spec = json.loads(shlex.split(p.model_spec("toys", "breast_cancer", "prr"))[0])
+    assert spec["backbone"]["kind"] == "mlp" and spec["space"] == "eigen"
+    assert spec["schedule"]["kind"] == "prr" and spec["schedule"]["dims_to_keep"] == 5
+    assert p.launcher("toys", 0) == "python -m inflationary_flows"
+    assert p.launcher("images", 4).endswith("--nproc-per-node 4 -m inflationary_flows")
+
+
+def test_image_inputs_labels_and_fid():
+    p = plan()
+    assert p.variant_label("prp") == "PRP"
+    assert p.variant_label("prr2") == "PRR d = 2, IG = 1.02"  # the paper's image gap
+    assert set(p.image_metrics_inputs("digits", "prp")) == {"flow", "data", "classifier",
+                                                           "classifier_spec"}
+    assert p.fid_weights() == [] and "fid" not in p.image_table_inputs("table1")
+    q = plan(images__fid__weights="w.pth", images__datasets=["digits", "cats"],
+             data__image_folders={"cats": {"folder": "cats", "size": 16, "test_fraction": 0.1}})
+    assert q.fid_weights() == ["w.pth"]
+    fid = q.image_table_inputs("table1")["fid"]
+    assert fid and all("/cats_" in f for f in fid)  # digits use the Frechet distance
+
+
+def test_helpers():
+    assert model_dataset("s_curve_prr") == "s_curve"
+    assert shlex.split(json_arg({"b": 1, "a": "x y"})) == ['{"a": "x y", "b": 1}']
