@@ -21,7 +21,6 @@ from sklearn.datasets import load_wine
 
 from inflationary_flows.analyses.metrics import calibration_radii, latent_calibration
 from inflationary_flows.backbones.mlp import ResidualMLP
-from inflationary_flows.basis import EigenBasis
 from inflationary_flows.flow import InflationaryFlow, SolverConfig
 from inflationary_flows.pca import fit_pca
 from inflationary_flows.preconditioning import IFPreconditioner
@@ -53,12 +52,12 @@ print(f"{csv.name}: {len(train)} training rows, {len(test)} held out, D = {data.
 # %% [markdown]
 # ## PCA once, then the schedule and the denoiser
 # PRP ("prp") keeps the participation ratio; for dimension reduction use
-# `make_schedule("prr", "reference", eigenvalues, dims_to_keep=d)`.
+# `make_schedule("prr", "exponential", eigenvalues, dims_to_keep=d)`.
 
 # %%
 pca = fit_pca(data.train)
-basis = EigenBasis(torch.as_tensor(pca.eigenvectors), torch.as_tensor(pca.mean))
-schedule = make_schedule("prp", "reference", torch.as_tensor(pca.eigenvalues))
+basis = pca.basis()
+schedule = make_schedule("prp", "exponential", torch.as_tensor(pca.eigenvalues))
 t_max = 15.0
 torch.manual_seed(0)
 network = ResidualMLP(data.dim, t_max=t_max, width=128, depth=4, time_features=16)
@@ -68,7 +67,7 @@ model = IFPreconditioner(network, schedule, basis)
 steps = int(os.environ.get("IF_EXAMPLE_STEPS", 1500))
 trainer = Trainer(model, basis.to_eigen(train),
                   TrainConfig(steps=steps, batch_size=256, t_max=t_max,
-                              warmup_steps=min(100, steps), reference_size=256))
+                              warmup_steps=min(100, steps), stable_target_size=256))
 trainer.fit()
 
 # %% [markdown]

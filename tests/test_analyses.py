@@ -14,11 +14,12 @@ from inflationary_flows.pca import participation_ratio
 from inflationary_flows.schedules import make_schedule
 
 SPECS = {
-    "prpmain": {"kind": "prp", "form": "main", "rho": 1.0, "A0": 1.0, "t_min": 1e-3,
+    "prpmain": {"kind": "prp", "form": "proportional", "rho": 1.0, "A0": 1.0, "t_min": 1e-3,
                 "t_max": 8.0},
-    "prrmain": {"kind": "prr", "form": "main", "g_mode": "constant_gap", "inflation_gap": 1.5,
-                "dims_to_keep": 2, "rho": 1.0, "A0": 1.0, "t_min": 1e-3, "t_max": 8.0},
-    "prp": {"kind": "prp", "form": "reference", "rho": 1.0, "gamma0": 5e-4, "A0": 1.0,
+    "prrmain": {"kind": "prr", "form": "proportional", "g_mode": "constant_gap",
+                "inflation_gap": 1.5, "dims_to_keep": 2, "rho": 1.0, "A0": 1.0, "t_min": 1e-3,
+                "t_max": 8.0},
+    "prp": {"kind": "prp", "form": "exponential", "rho": 1.0, "gamma0": 5e-4, "A0": 1.0,
             "t_min": 0.0, "t_max": 12.0},
 }
 SOLVER = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
@@ -55,7 +56,7 @@ def test_pr_of_pushed_samples_follows_the_closed_form(atoms, name):
 
 def test_residual_correlation_matches_the_gaussian_closed_form():
     lam = torch.tensor([3.0, 1.0], dtype=torch.float64)
-    schedule = make_schedule("prp", "reference", lam)
+    schedule = make_schedule("prp", "exponential", lam)
     g = torch.Generator().manual_seed(2)
     u0 = torch.randn(60000, 2, generator=g, dtype=torch.float64) * lam.sqrt()
     times = torch.tensor([0.5, 4.0, 8.0, 12.0], dtype=torch.float64)
@@ -117,7 +118,7 @@ def test_a_linear_flow_keeps_coverage_exactly():
     from inflationary_flows.flow import InflationaryFlow, SolverConfig
 
     lam = torch.tensor([2.0, 0.5, 0.1], dtype=torch.float64)
-    schedule = make_schedule("prr", "reference", lam, dims_to_keep=2)
+    schedule = make_schedule("prr", "exponential", lam, dims_to_keep=2)
     flow = InflationaryFlow(GaussianDenoiser(schedule), EigenBasis.identity(3),
                             SolverConfig(t_min=0.0, t_max=7.0, rtol=1e-8, atol=1e-8))
     result = coverage_through_flow(flow, n_test=1000, n_boundary=100, seed=0)
@@ -131,7 +132,7 @@ def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
 
     g = torch.Generator().manual_seed(4)
     train = torch.randn(200, 2, generator=g, dtype=torch.float64) * torch.tensor([1.5, 0.7])
-    spec = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.0, "t_max": 10.0}
+    spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.0, "t_max": 10.0}
     flow = exact_score_flow(train, spec, bandwidth=0.3)
     # the estimate's covariance: (1/N) sample covariance + bandwidth^2 on every axis
     cov = np.cov(train.numpy().T, bias=True) + 0.09 * np.eye(2)
@@ -151,7 +152,7 @@ def test_kernel_density_denoiser_equals_the_general_mixture():
     from inflationary_flows.analyses.solver_accuracy import KernelDensityDenoiser
     from inflationary_flows.denoisers import MixtureDenoiser
 
-    schedule = make_schedule("prp", "reference", torch.tensor([2.0, 0.5], dtype=torch.float64))
+    schedule = make_schedule("prp", "exponential", torch.tensor([2.0, 0.5], dtype=torch.float64))
     g = torch.Generator().manual_seed(5)
     points = torch.randn(50, 2, generator=g, dtype=torch.float64)
     general = MixtureDenoiser(schedule, points, torch.full_like(points, 0.09))

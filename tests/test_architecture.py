@@ -150,7 +150,7 @@ def test_an_edit_reruns_exactly_the_rules_it_affects(tmp_path):
                        "animations": ["circles_prp"], "n_eval": 20, "n_generate": 20,
                        "n_trajectories": 10, "frames": 5, "snapshots": 3,
                        "network": {"width": 8, "depth": 1, "time_features": 2},
-                       "training": {"steps": 4, "batch_size": 32, "reference_size": 16,
+                       "training": {"steps": 4, "batch_size": 32, "stable_target_size": 16,
                                     "warmup_steps": 1, "checkpoint_every": 4},
                        "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3}},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},

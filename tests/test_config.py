@@ -121,9 +121,9 @@ def test_shipped_configs_are_valid(path):
 
 def test_cross_key_rules():
     cases = [
-        ("schedules", {"x": {"kind": "prr", "form": "reference", "rho": 1.0, "t_max": 50.0}},
+        ("schedules", {"x": {"kind": "prr", "form": "exponential", "rho": 1.0, "t_max": 50.0}},
          "'schedules.x.t_max'.*overflows float32"),
-        ("schedules", {"x": {"kind": "prp", "form": "main", "rho": 1.0, "t_max": 5.0}},
+        ("schedules", {"x": {"kind": "prp", "form": "proportional", "rho": 1.0, "t_max": 5.0}},
          "'schedules.x.t_min'.*main-text form"),
         ("toys.models", {"prp": ["digits"]}, "'toys.models.prp'.*dataset 'digits'"),
         ("toys.models", {"nope": ["circles"]}, "'toys.models.nope'.*unknown schedule"),
@@ -138,9 +138,9 @@ def test_cross_key_rules():
          "'images.ig_sweep.dims_to_keep'.*d = 70"),
         ("images.figure", {"dims_to_keep": [3]}, "'images.figure.dims_to_keep'.*3 has no model"),
         ("images.figure", {"dataset": "moons"}, "'images.figure.dataset'.*not in images"),
-        ("images.prr", {"kind": "prp", "form": "reference", "rho": 1.0, "t_max": 5.0},
+        ("images.prr", {"kind": "prp", "form": "exponential", "rho": 1.0, "t_max": 5.0},
          "'images.prr.kind'.*must be 'prr'"),
-        ("images.prp", {"kind": "prp", "form": "reference", "rho": 1.0, "t_max": 100.0},
+        ("images.prp", {"kind": "prp", "form": "exponential", "rho": 1.0, "t_max": 100.0},
          "'images.prp.t_max'.*overflows float32"),
         ("images.gpu", 3, "'images.training.batch_size'.*split over 3"),
         ("calibration.embedded", {"schedule": "nope"}, "'calibration.embedded.schedule'"),

@@ -39,7 +39,7 @@ def brute_force(u, C, means, variances, weights):
 @pytest.mark.parametrize("empirical", [True, False])
 def test_mixture_score_and_density_match_brute_force_including_far_points(empirical):
     rng = np.random.default_rng(0)
-    sched = make_schedule("prp", "reference", LAM)
+    sched = make_schedule("prp", "exponential", LAM)
     means = rng.standard_normal((40, 3))
     variances = np.zeros((40, 3)) if empirical else rng.uniform(0.01, 0.2, (40, 3))
     weights = rng.uniform(0.5, 1.5, 40)
@@ -59,7 +59,7 @@ def test_mixture_score_and_density_match_brute_force_including_far_points(empiri
 
 
 def test_mixture_score_is_gradient_of_its_log_density_and_chunking_is_invisible():
-    sched = make_schedule("prr", "main", LAM, dims_to_keep=1, inflation_gap=1.0)
+    sched = make_schedule("prr", "proportional", LAM, dims_to_keep=1, inflation_gap=1.0)
     means = torch.randn(100, 3, generator=torch.Generator().manual_seed(1))
     u = torch.randn(8, 3, generator=torch.Generator().manual_seed(2)).requires_grad_(True)
     t = torch.full((8,), 0.8)
@@ -70,7 +70,7 @@ def test_mixture_score_is_gradient_of_its_log_density_and_chunking_is_invisible(
 
 
 def test_gaussian_denoiser_is_the_zero_network_preconditioner():
-    sched = make_schedule("prp", "main", LAM)
+    sched = make_schedule("prp", "proportional", LAM)
     gauss, pre = GaussianDenoiser(sched), IFPreconditioner(Zero(), sched)
     u, t = torch.randn(16, 3), torch.rand(16) * 4 + 0.01
     torch.testing.assert_close(pre(u, t), gauss(u, t), rtol=1e-14, atol=0)
@@ -89,7 +89,7 @@ def test_preconditioning_coefficients_closed_form():
 def test_zero_network_loss_is_one_for_non_gaussian_data():
     """Second moments alone fix the F = 0 loss: exactly 1 in expectation, for any data."""
     g = torch.Generator().manual_seed(3)
-    sched = make_schedule("prr", "reference", LAM, dims_to_keep=1, inflation_gap=1.0)
+    sched = make_schedule("prr", "exponential", LAM, dims_to_keep=1, inflation_gap=1.0)
     signs = torch.randint(0, 2, (200_000, 3), generator=g) * 2.0 - 1
     u0 = signs * torch.sqrt(LAM)  # two points per axis: far from Gaussian, variance lam
     t = torch.rand(200_000, generator=g) * 8
@@ -113,7 +113,7 @@ def test_data_space_network_equals_rotated_eigen_space_network():
             return x @ self.m.T * (1 + t.unsqueeze(-1))
 
     W = torch.tensor(w)
-    sched = make_schedule("prp", "reference", LAM)
+    sched = make_schedule("prp", "exponential", LAM)
     data_net = IFPreconditioner(Linear(M), sched, basis, space="data")
     eigen_net = IFPreconditioner(Linear(W.T @ M @ W), sched, basis, space="eigen")
     u, t = torch.randn(5, 3), torch.rand(5)

@@ -23,11 +23,11 @@ def rotated_basis(seed=0):
 
 
 SCHEDULES = {
-    "main-prp": (lambda: make_schedule("prp", "main", LAM, rho=1.0), 1e-3, 8.0),
-    "main-prr": (lambda: make_schedule("prr", "main", LAM, dims_to_keep=2, inflation_gap=1.0),
-                 1e-3, 8.0),
-    "ref-prp": (lambda: make_schedule("prp", "reference", LAM), 0.0, 15.0),
-    "ref-prr-orig": (lambda: make_schedule("prr", "reference", LAM, dims_to_keep=1,
+    "main-prp": (lambda: make_schedule("prp", "proportional", LAM, rho=1.0), 1e-3, 8.0),
+    "main-prr": (lambda: make_schedule("prr", "proportional", LAM, dims_to_keep=2,
+                                       inflation_gap=1.0), 1e-3, 8.0),
+    "ref-prp": (lambda: make_schedule("prp", "exponential", LAM), 0.0, 15.0),
+    "ref-prr-orig": (lambda: make_schedule("prr", "exponential", LAM, dims_to_keep=1,
                                            g_mode="orig"), 0.0, 7.0),
 }
 
@@ -87,7 +87,7 @@ def mixture_flow():
     means = torch.cat([torch.diag(a), -torch.diag(a)])
     weights = torch.cat([w, w])
     lam = s + 2 * w * a**2
-    sched = make_schedule("prp", "reference", lam)
+    sched = make_schedule("prp", "exponential", lam)
     mix = MixtureDenoiser(sched, means, torch.full((6, 3), s), weights)
     return InflationaryFlow(mix, EigenBasis.identity(3),
                             SolverConfig(t_min=0.0, t_max=15.0, rtol=1e-9, atol=1e-9)), mix

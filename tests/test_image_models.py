@@ -56,7 +56,7 @@ def digits_pixels():
 def test_two_unet_training_steps_then_a_round_trip_below_the_target_mse(tmp_path):
     train, test, _ = digits_pixels()
     pca = fit_pca(train.numpy())
-    spec = {"schedule": {"kind": "prr", "form": "reference", "rho": 1.0, "gamma0": 5e-4,
+    spec = {"schedule": {"kind": "prr", "form": "exponential", "rho": 1.0, "gamma0": 5e-4,
                          "A0": 1.0, "t_min": 0.01, "t_max": 15.01, "g_mode": "constant_gap",
                          "inflation_gap": 1.02, "dims_to_keep": 8},
             "backbone": {**TINY_UNET, "dim": 64, "t_max": 15.01, "image_shape": [1, 8, 8]},
@@ -65,7 +65,7 @@ def test_two_unet_training_steps_then_a_round_trip_below_the_target_mse(tmp_path
     model = build_model(spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
     model.backbone.float()
     before = [p.detach().clone() for p in model.backbone.parameters()]
-    cfg = TrainConfig(steps=2, batch_size=32, warmup_steps=1, reference_size=16,
+    cfg = TrainConfig(steps=2, batch_size=32, warmup_steps=1, stable_target_size=16,
                       checkpoint_every=1, t_min=0.01, t_max=15.01)
     trainer = Trainer(model, model.basis.to_eigen(train), cfg, tmp_path / "ckpt")
     trainer.fit()

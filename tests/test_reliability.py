@@ -23,7 +23,7 @@ KILL_CONFIG = {
     "data": {"toys": ["circles"], "digits": False, "n_train": 400, "n_test": 100},
     "toys": {"models": {"prp": ["circles"], "prr": []}, "animations": [],
              "network": {"width": 16, "depth": 1, "time_features": 2},
-             "training": {"steps": 1500, "batch_size": 32, "reference_size": 0,
+             "training": {"steps": 1500, "batch_size": 32, "stable_target_size": 0,
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},

@@ -20,11 +20,11 @@ LAM = torch.tensor([3.0, 1.5, 0.4, 0.1], dtype=torch.float64)
 
 def all_schedules():
     return {
-        "main-prp": make_schedule("prp", "main", LAM, rho=0.7, A0=1.3),
-        "main-prr": make_schedule("prr", "main", LAM, dims_to_keep=2, inflation_gap=1.5),
-        "ref-prp": make_schedule("prp", "reference", LAM, rho=1.0, gamma0=5e-4),
-        "ref-prr-orig": make_schedule("prr", "reference", LAM, dims_to_keep=1, g_mode="orig"),
-        "ref-prr-gap": make_schedule("prr", "reference", LAM, dims_to_keep=3, inflation_gap=1.02),
+        "main-prp": make_schedule("prp", "proportional", LAM, rho=0.7, A0=1.3),
+        "main-prr": make_schedule("prr", "proportional", LAM, dims_to_keep=2, inflation_gap=1.5),
+        "ref-prp": make_schedule("prp", "exponential", LAM, rho=1.0, gamma0=5e-4),
+        "ref-prr-orig": make_schedule("prr", "exponential", LAM, dims_to_keep=1, g_mode="orig"),
+        "ref-prr-gap": make_schedule("prr", "exponential", LAM, dims_to_keep=3, inflation_gap=1.02),
     }
 
 
@@ -82,7 +82,7 @@ def test_reference_schedule_latent_variances():
     sched = all_schedules()["ref-prp"]
     # gamma0 e^15 >> lambda: latent ~ N(0, I) (section 1.5)
     torch.testing.assert_close(sched.latent_variance(15.0), torch.ones(4), rtol=2e-3, atol=0)
-    prr = make_schedule("prr", "reference", LAM, dims_to_keep=2, inflation_gap=2.0)
+    prr = make_schedule("prr", "exponential", LAM, dims_to_keep=2, inflation_gap=2.0)
     var = prr.latent_variance(7.0)
     gamma_star = 5e-4 * math.exp(14.0)
     eps = (LAM[2:] + 5e-4) / (LAM[0] + gamma_star)  # compressed g = 0: noise stays gamma0
@@ -109,7 +109,7 @@ def test_invalid_schedules_are_rejected():
 
 
 def test_eigenvalue_floor_keeps_constant_directions_finite():
-    sched = make_schedule("prp", "reference", torch.tensor([2.0, 0.0]))
+    sched = make_schedule("prp", "exponential", torch.tensor([2.0, 0.0]))
     assert sched.eigenvalues[1] == pytest.approx(2e-6)
 
 

@@ -23,7 +23,7 @@ TOY_CHAIN = {
     "data": {"toys": ["circles"], "digits": False, "n_train": 200, "n_test": 40},
     "toys": {"models": {"prp": ["circles"], "prr": []}, "animations": [],
              "network": {"width": 8, "depth": 1, "time_features": 2},
-             "training": {"steps": 10, "batch_size": 32, "reference_size": 0,
+             "training": {"steps": 10, "batch_size": 32, "stable_target_size": 0,
                           "checkpoint_every": 10, "warmup_steps": 2},
              "solver": {"method": "dopri5", "rtol": 1.0e-3, "atol": 1.0e-3},
              "n_eval": 20, "n_generate": 20, "n_trajectories": 5, "frames": 3},

@@ -29,7 +29,7 @@ def make_model(x, width=64, depth=2):
     cov = torch.cov(x.T)
     lam, w = torch.linalg.eigh(cov)
     lam, w = lam.flip(0), w.flip(1)
-    sched = make_schedule("prp", "reference", lam)
+    sched = make_schedule("prp", "exponential", lam)
     torch.manual_seed(0)
     net = ResidualMLP(2, t_max=15.0, width=width, depth=depth, time_features=8).float()
     return IFPreconditioner(net, sched, EigenBasis(w, x.mean(0)))
@@ -46,7 +46,7 @@ def test_training_learns_what_the_linear_denoiser_cannot():
     model = make_model(x)
     u = model.basis.to_eigen(x)
     before = loss_by_time_band(model, u, [3.0, 5.0], per_band=2048)[0]["ratio"]
-    trainer = Trainer(model, u, TrainConfig(steps=300, batch_size=256, reference_size=256,
+    trainer = Trainer(model, u, TrainConfig(steps=300, batch_size=256, stable_target_size=256,
                                             t_max=15.0, warmup_steps=20,
                                             ema_halflife_samples=5000))
     trainer.fit()
@@ -57,7 +57,7 @@ def test_training_learns_what_the_linear_denoiser_cannot():
 
 def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path):
     x = four_clusters(500)
-    cfg = TrainConfig(steps=30, batch_size=64, checkpoint_every=10, reference_size=32,
+    cfg = TrainConfig(steps=30, batch_size=64, checkpoint_every=10, stable_target_size=32,
                       t_max=15.0, warmup_steps=5)
 
     straight = Trainer(make_model(x), make_model(x).basis.to_eigen(x), cfg)
@@ -193,7 +193,7 @@ def small_image_trainer(**cfg):
     data = make_digits(0.2, seed=0)
     x = torch.as_tensor(decode(data.train, data.params["encoding"]))
     pca = fit_pca(x.numpy())
-    spec = {"schedule": {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.01,
+    spec = {"schedule": {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.01,
                          "t_max": 15.01},
             "backbone": {"kind": "unet", "channels": 8, "multipliers": [1, 2, 2], "blocks": 1,
                          "attention": [4], "time_features": 4, "dim": 64, "t_max": 15.01,
@@ -262,7 +262,7 @@ def test_a_training_step_never_waits_on_the_host():
     x = four_clusters(500)
     model = make_model(x)
     trainer = Trainer(model, model.basis.to_eigen(x),
-                      TrainConfig(steps=5, batch_size=64, reference_size=32, t_max=15.0))
+                      TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0))
     trainer.train_step()  # the optimizer's state is created on the first step
     with Reads():
         for _ in range(3):

@@ -71,13 +71,13 @@ class IFPreconditioner(Denoiser):
         return c_out * self.network(u, t, c_in)
 
     def loss_terms(self, u0: Tensor, t: Tensor, noise: Tensor,
-                   references: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                   target_points: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(F, target) at y = u0 + sqrt(C(t)) noise, with EDM's effective target
         (u0 - c_skip y) / c_out, so that (F - target)^2 = ||(D(y) - u0) / c_out||^2.
 
-        With ``references`` (training points that include the batch), u0 in the target is
+        With ``target_points`` (training points that include the batch), u0 in the target is
         replaced by the posterior mean of u0 over them (the "stable target field" estimator,
-        Xu et al. 2023): the same minimiser as the reference set grows, far less variance.
+        Xu et al. 2023): the same minimiser as the set of points grows, far less variance.
 
         Dimensions with C = 0 (no noise injected, possible only in the main-text PRR with
         g = 0) carry no information: their target and F are set to 0 (zero loss).
@@ -85,7 +85,7 @@ class IFPreconditioner(Denoiser):
         C = self.schedule.C(t)
         c_skip, c_in, c_out = coefficients(self.schedule.eigenvalues, C)
         y = u0 + torch.sqrt(C) * noise
-        clean = u0 if references is None else empirical_posterior_mean(y, C, references)
+        clean = u0 if target_points is None else empirical_posterior_mean(y, C, target_points)
         active = c_out > 0
         target = torch.where(active, (clean - c_skip * y) / torch.where(active, c_out, 1.0), 0.0)
         F = torch.where(active, self.network(y, t, c_in), 0.0)

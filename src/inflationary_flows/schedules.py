@@ -19,7 +19,7 @@ Two families are provided, each for PRP and PRR through the rate vector ``g``:
   C_i = gamma0 exp(rho g_i t), one global scale s(t) = A0 / sqrt(lambda_1 + gamma_*(t)).
 
 ``g`` follows the paper convention (PRP: all ones; PRR: 2 for kept dimensions, 2 - IG for
-compressed ones); the reference code's ``g - 1`` and ``IG - 1`` are never used here.
+compressed ones); the official code's ``g - 1`` and ``IG - 1`` are never used here.
 """
 
 from __future__ import annotations
@@ -217,7 +217,9 @@ class ExponentialSchedule(Schedule):
 def make_schedule(kind: str, form: str, eigenvalues: Tensor, *, dims_to_keep: int | None = None,
                   g_mode: str = "constant_gap", inflation_gap: float = 2.0, rho: float = 1.0,
                   gamma0: float = 5e-4, A0: float = 1.0) -> Schedule:
-    """Build a schedule by name: kind "prp"/"prr", form "main" (text) or "reference"."""
+    """Build a schedule by name: kind "prp"/"prr", form "proportional"
+    (:class:`ProportionalSchedule`, the main text's) or "exponential"
+    (:class:`ExponentialSchedule`, the form of the published numbers)."""
     require_positive("schedule", rho=rho, A0=A0, gamma0=gamma0, inflation_gap=inflation_gap)
     dim = len(eigenvalues)
     if kind == "prp":
@@ -233,11 +235,11 @@ def make_schedule(kind: str, form: str, eigenvalues: Tensor, *, dims_to_keep: in
             raise ValueError(f"unknown g_mode '{g_mode}' (allowed: orig, constant_gap)")
     else:
         raise ValueError(f"unknown schedule kind '{kind}' (allowed: prp, prr)")
-    if form == "main":
+    if form == "proportional":
         return ProportionalSchedule(eigenvalues, g, rho, A0)
-    if form == "reference":
+    if form == "exponential":
         return ExponentialSchedule(eigenvalues, g, rho, A0, gamma0)
-    raise ValueError(f"unknown schedule form '{form}' (allowed: main, reference)")
+    raise ValueError(f"unknown schedule form '{form}' (allowed: proportional, exponential)")
 
 
 def time_grid(t_start: float, t_end: float, steps: int, spacing: str = "uniform",

@@ -42,7 +42,7 @@ class TrainConfig:
     seed: int = 0
     t_min: float = 0.0
     t_max: float = 15.0
-    reference_size: int = 0
+    stable_target_size: int = 0
     mixed_precision: bool = True  # bf16 autocast of the network on CUDA
     # also on CPUs: slower there without bf16 units, but the same code path a GPU runs
     mixed_precision_cpu: bool = False
@@ -199,19 +199,19 @@ class Trainer:
             cfg.batch_size, generator=self.gen, device=self.device, dtype=torch.float64)
         noise = torch.randn(u0.shape, generator=self.gen, device=self.device,
                             dtype=torch.float64)
-        refs = None
-        if cfg.reference_size:
-            extra = torch.randint(0, n, (cfg.reference_size,), generator=self.gen,
+        target_points = None
+        if cfg.stable_target_size:
+            extra = torch.randint(0, n, (cfg.stable_target_size,), generator=self.gen,
                                   device=self.device)
-            refs = self.u[torch.cat([idx, extra])]
-        return u0, t, noise, refs
+            target_points = self.u[torch.cat([idx, extra])]
+        return u0, t, noise, target_points
 
     def train_step(self) -> Tensor:
-        u0, t, noise, refs = self._batch()
+        u0, t, noise, target_points = self._batch()
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(self.cfg, self.step)
         part = self.part
-        F, target = self.trained.loss_terms(u0[part], t[part], noise[part], refs)
+        F, target = self.trained.loss_terms(u0[part], t[part], noise[part], target_points)
         loss = ((F - target) ** 2).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

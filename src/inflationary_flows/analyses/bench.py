@@ -65,7 +65,7 @@ def bench_exact_score(n_points: int, dim: int, n_queries: int = 1000, seed: int 
     data = make_toy(kind, n_points, n_queries, seed).train if kind else \
         np.random.default_rng(seed).standard_normal((n_points, dim))
     pca = fit_pca(data)
-    sched = make_schedule("prp", "reference", torch.tensor(pca.eigenvalues))
+    sched = make_schedule("prp", "exponential", torch.tensor(pca.eigenvalues))
     basis = EigenBasis(torch.tensor(pca.eigenvectors), torch.tensor(pca.mean))
     points = basis.to_eigen(torch.tensor(data))
     mix = MixtureDenoiser(sched, points)
@@ -113,7 +113,7 @@ def summarise_solvers(rows: list[dict], t_span: float, default: dict) -> dict:
 
 def bench_solvers_exact(n_points: int = 2000, n_queries: int = 500, seed: int = 0) -> dict:
     data = make_toy("circles", n_points, n_queries, seed)
-    spec = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.0, "t_max": 15.0}
+    spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.0, "t_max": 15.0}
     flow = exact_score_flow(torch.tensor(data.train), spec)
     rows = accuracy_sweep(flow, torch.tensor(data.test), solver_settings(15.0))
     return {"score": "exact (empirical mixture, circles)", "rows": rows,
@@ -169,7 +169,7 @@ def bench_image_backbones(batch_size: int = 64, steps: int = 3, ddpm_batch: int 
 
     digits = make_digits(0.2, 0)
     train = torch.as_tensor(decode(digits.train, digits.params["encoding"]))
-    sched = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.01, "t_max": 15.01}
+    sched = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.01, "t_max": 15.01}
     cases = [("digits MLP (width 256, depth 4)", train,
               {"kind": "mlp", "width": 256, "depth": 4, "time_features": 16}, "eigen", batch_size),
              ("digits UNet (32 ch, [1, 2], 2 blocks)", train,
@@ -186,7 +186,7 @@ def bench_image_backbones(batch_size: int = 64, steps: int = 3, ddpm_batch: int 
         model = build_model(spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
         model.backbone.float()
         trainer = Trainer(model, model.basis.to_eigen(x),
-                          TrainConfig(steps=steps + 1, batch_size=bs, reference_size=0))
+                          TrainConfig(steps=steps + 1, batch_size=bs, stable_target_size=0))
         trainer.train_step()
         start = time.perf_counter()
         for _ in range(steps):
@@ -204,7 +204,7 @@ def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
 
     data = make_toy("moons", 20000, 10, 0)
     pca = fit_pca(data.train)
-    sched = make_schedule("prp", "reference", torch.tensor(pca.eigenvalues))
+    sched = make_schedule("prp", "exponential", torch.tensor(pca.eigenvalues))
     basis = EigenBasis(torch.tensor(pca.eigenvectors), torch.tensor(pca.mean))
     u = basis.to_eigen(torch.tensor(data.train))
     rows = []
@@ -212,13 +212,13 @@ def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
         for refs in (0, 1024):
             model = IFPreconditioner(ResidualMLP(2, 15.0), sched, basis)
             trainer = Trainer(model, u, TrainConfig(steps=steps, batch_size=bs,
-                                                    reference_size=refs))
+                                                    stable_target_size=refs))
             trainer.train_step()
             start = time.perf_counter()
             for _ in range(steps):
                 trainer.train_step()
             rate = steps * bs / (time.perf_counter() - start)
-            rows.append({"batch_size": bs, "reference_size": refs, "samples_per_s": rate})
+            rows.append({"batch_size": bs, "stable_target_size": refs, "samples_per_s": rate})
     profile = profile_step(u, sched, basis)
     return {"backbone": "ResidualMLP(width 128, depth 4), moons", "rows": rows,
             "profile_top_ops": profile}
@@ -232,7 +232,7 @@ def profile_step(u, sched, basis, batch_size: int = 1024) -> list[dict]:
     from ..training import TrainConfig, Trainer
 
     trainer = Trainer(IFPreconditioner(ResidualMLP(2, 15.0), sched, basis), u,
-                      TrainConfig(steps=10, batch_size=batch_size, reference_size=1024))
+                      TrainConfig(steps=10, batch_size=batch_size, stable_target_size=1024))
     trainer.train_step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(5):

@@ -5,7 +5,7 @@ exact (:class:`MixtureDenoiser`). Samples of p_{t_min} = atoms * N(0, C(t_min)) 
 pfODE are distributed as p_t at every later t (that is what the flow does), so the covariance
 of the pushed samples estimates Sigma(t) = diag(lambda) + C(t) in the atoms' eigenbasis, and
 its PR estimates the closed form PR(Sigma(t)) of paper section 1.2: constant for the
-main-text PRP schedule, drifting towards D for the reference form's isotropic noise, and
+main-text PRP schedule, drifting towards D for the exponential form's isotropic noise, and
 towards the PR of the kept spectrum for PRR (section 1.4).
 """
 
@@ -72,7 +72,7 @@ def pr_along_flow(atoms: Tensor, schedule_spec: dict[str, Any], n_samples: int,
 def _limit(schedule, lam: Tensor) -> float:
     """PR as t -> infinity. Only the axes with the largest rate g survive; noise
     proportional to lambda (main text) keeps their spectrum, PR(lambda_kept), while the
-    reference form's isotropic noise gamma0 e^{rho g t} swamps it: PR = their number."""
+    exponential form's isotropic noise gamma0 e^{rho g t} swamps it: PR = their number."""
     kept = schedule.g == schedule.g.max()
     if isinstance(schedule, ExponentialSchedule):
         return float(kept.sum())

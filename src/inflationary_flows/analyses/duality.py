@@ -50,7 +50,7 @@ class Duality:
 
     def __init__(self, mixture: Mixture1D, t_max: float, solver: dict | None = None) -> None:
         self.mixture = mixture
-        self.schedule: Schedule = make_schedule("prp", "reference",
+        self.schedule: Schedule = make_schedule("prp", "exponential",
                                                 torch.tensor([mixture.variance]))
         basis = EigenBasis(torch.eye(1, dtype=torch.float64), torch.tensor([mixture.mean]))
         centred = torch.tensor(mixture.means).unsqueeze(1) - mixture.mean

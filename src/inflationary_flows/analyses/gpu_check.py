@@ -28,7 +28,7 @@ PAPER_UNET = {"kind": "unet", "channels": 128, "multipliers": [2, 2, 2], "blocks
               "attention": [16], "dropout": 0.13, "time_features": 32}
 SMOKE_UNET = {"kind": "unet", "channels": 16, "multipliers": [1, 2], "blocks": 1,
               "attention": [16], "dropout": 0.0, "time_features": 4}
-SCHEDULE = {"kind": "prp", "form": "reference", "rho": 1.0, "t_min": 0.01, "t_max": 15.01}
+SCHEDULE = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.01, "t_max": 15.01}
 PAPER_HEUN_STEPS = 255  # 256 grid points: 510 evaluations per direction
 SHAPE = (3, 32, 32)
 
@@ -66,7 +66,7 @@ def measure_training(x: torch.Tensor, backbone: dict, device: torch.device, batc
     model = image_model(x, backbone, pca=pca)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=1e-3, lr_min_factor=1.0,
                       warmup_steps=max(1, steps // 10), ema_halflife_samples=500_000,
-                      reference_size=0, mixed_precision=bf16, mixed_precision_cpu=bf16,
+                      stable_target_size=0, mixed_precision=bf16, mixed_precision_cpu=bf16,
                       t_min=SCHEDULE["t_min"], t_max=SCHEDULE["t_max"], **options)
     trainer = Trainer(model, model.basis.to_eigen(x), cfg, device=device)
     losses = []
@@ -131,7 +131,7 @@ def _ddp_worker(rank: int, world: int, port: int, x: torch.Tensor, backbone: dic
     try:
         model = image_model(x, backbone)
         cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=1e-3, lr_min_factor=1.0,
-                          warmup_steps=1, reference_size=0, mixed_precision=True,
+                          warmup_steps=1, stable_target_size=0, mixed_precision=True,
                           t_min=SCHEDULE["t_min"], t_max=SCHEDULE["t_max"])
         trainer = Trainer(model, model.basis.to_eigen(x), cfg, device=device, procs=procs)
         for _ in range(3):

@@ -118,7 +118,7 @@ def pixel_mse(x: np.ndarray, x_back: np.ndarray) -> dict[str, float]:
 
     ``float``: the difference of the float images, scaled to 8-bit units (what we report).
     ``uint8``: both images quantised to 8 bits and differenced and squared in uint8
-    arithmetic, the reference code's convention: it wraps modulo 256, so it agrees with the
+    arithmetic, the official code's convention: it wraps modulo 256, so it agrees with the
     quantised error only while every pixel is off by at most 15 levels.
     """
     diff = (np.asarray(x, np.float64) - np.asarray(x_back, np.float64)) * LEVELS_PER_UNIT

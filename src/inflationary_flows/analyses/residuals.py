@@ -6,13 +6,13 @@ The correlation over samples (pooled over dimensions),
     R(t1, t2) = cov(r(t1), r(t2)) / (sd(t1) sd(t2)),
 
 is normalised by the outer product of the standard deviations at the two times, so that
-R(t, t) = 1. (The reference code divides by one time's deviation only, which makes the
+R(t, t) = 1. (The official code divides by one time's deviation only, which makes the
 matrix asymmetric and its scale depend on the noise level.) Weak off-diagonal correlation
 means the error of the learned score acts like noise whose effect shrinks with the step size.
 
 At high noise D ~ the data mean, so r(t) ~ -u_0 at every t and R -> 1 there by construction.
 The error that drives the integration is the network's deviation from the exact denoiser;
-with ``reference`` (the exact denoiser of the training set's empirical distribution), the
+with ``exact`` (the exact denoiser of the training set's empirical distribution), the
 same statistic is computed for e(t) = D(y_t, t) - D_ref(y_t, t) on the same noisy points.
 """
 
@@ -27,16 +27,16 @@ from ..schedules import skip_coefficient
 
 @torch.no_grad()
 def residual_correlation(denoiser: Denoiser, u0: Tensor, times: Tensor,
-                         generator: torch.Generator, reference: Denoiser | None = None
+                         generator: torch.Generator, exact: Denoiser | None = None
                          ) -> tuple[Tensor, Tensor]:
     """(R (T, T), sd (T,)) for eigen-coordinate points u0 (M, D) at ``times`` (T,); of
-    D - u_0, or of D - D_ref with a ``reference`` denoiser."""
+    D - u_0, or of D - D_exact with an ``exact`` denoiser."""
     rows = []
     for t in times:
         tt = t.expand(u0.shape[0])
         noise = torch.randn(u0.shape, generator=generator, dtype=u0.dtype)
         y = u0 + denoiser.schedule.C(tt).sqrt() * noise
-        rows.append(denoiser(y, tt) - (u0 if reference is None else reference(y, tt)))
+        rows.append(denoiser(y, tt) - (u0 if exact is None else exact(y, tt)))
     return correlation(torch.stack(rows))
 
 

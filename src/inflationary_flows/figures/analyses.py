@@ -159,7 +159,7 @@ def solver_figure(sweeps: dict[str, list[dict]], label: str, path: str | os.Path
                   metadata: dict | None = None) -> None:
     """Round-trip error, and the change in the share of inflated held-out points inside the
     Mahalanobis balls against the most accurate solve, against NFE, per method, for the
-    trained score (solid) and the exact score (dashed); the star is the reference's Euler
+    trained score (solid) and the exact score (dashed); the star is the official code's Euler
     with h = 1e-2 (the first row of each sweep)."""
     fig, (ax_rt, ax_cal) = plt.subplots(1, 2, figsize=(9, 3.4))
     colours = {"euler": "tab:red", "heun": "tab:blue", "dopri5": "tab:green"}

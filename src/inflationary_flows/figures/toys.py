@@ -62,7 +62,7 @@ def _snapshot_indices(signal_fraction: np.ndarray, n_snapshots: int) -> list[int
 
 
 def schedule_title(spec: dict) -> str:
-    """A figure title from a schedule spec: 'PRR (reference schedule, T = 7.0), constant_gap
+    """A figure title from a schedule spec: 'PRR (exponential schedule, T = 7.0), constant_gap
     IG = 2.0'; the dimensions each dataset keeps differ by row and are left out."""
     text = f"{spec['kind'].upper()} ({spec['form']} schedule, T = {spec['t_max']})"
     if spec["kind"] == "prr":

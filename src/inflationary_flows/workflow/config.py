@@ -190,11 +190,11 @@ def _check_schedule(key: str, spec: dict[str, Any]) -> None:
     if spec["t_min"] >= spec["t_max"]:
         raise ConfigError(f"config key '{key}.t_min': {spec['t_min']} is not below t_max "
                           f"{spec['t_max']}")
-    if spec["form"] == "main" and spec["t_min"] <= 0:
+    if spec["form"] == "proportional" and spec["t_min"] <= 0:
         raise ConfigError(f"config key '{key}.t_min': the main-text form has C(0) = 0, where the "
                           "score is singular (allowed: > 0, e.g. 1e-3)")
-    if spec["form"] == "main" and spec["kind"] == "prr" and spec["g_mode"] == "constant_gap" \
-            and spec["inflation_gap"] > 2:
+    if spec["form"] == "proportional" and spec["kind"] == "prr" \
+            and spec["g_mode"] == "constant_gap" and spec["inflation_gap"] > 2:
         raise ConfigError(f"config key '{key}.inflation_gap': {spec['inflation_gap']} makes "
                           "compressed rates negative in the main-text form (allowed: <= 2)")
 
@@ -348,7 +348,7 @@ def _check_keep(key: str, spec: dict[str, Any], dim: int, dataset: str) -> None:
     if not 0 < keep < dim:
         raise ConfigError(f"config key '{key}': {spec['dims_to_keep']} gives d = {keep} for "
                           f"'{dataset}' with D = {dim} (allowed: 0 < d < D)")
-    if spec["form"] == "main" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
+    if spec["form"] == "proportional" and spec["g_mode"] == "orig" and dim / (dim - keep) > 2:
         raise ConfigError(f"config key '{key}': 'orig' rates for d = {keep}, D = {dim} are "
                           "negative in the main-text form (allowed: d <= D/2)")
 
