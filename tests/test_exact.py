@@ -5,11 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from inflationary_flows.analyses.exact import (
-    HybridDenoiser,
-    eigenbasis_of,
-    exact_flow,
-)
+from inflationary_flows.analyses.exact import eigenbasis_of, exact_flow
+from inflationary_flows.analyses.hybrid import HybridDenoiser
 from inflationary_flows.basis import EigenBasis
 from inflationary_flows.denoisers import GaussianDenoiser
 from inflationary_flows.flow import InflationaryFlow, SolverConfig

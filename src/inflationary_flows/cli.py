@@ -20,6 +20,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a preconditioned denoiser (checkpoints, EMA, diagnostics)"),
     "flow": ("flow", "inflate held-out data, round trip, generate; record trajectories"),
     "metrics": ("metrics", "round-trip error, latent calibration, sample quality (JSON)"),
+    "exact-metrics": ("exact_metrics", "a toy model's metrics with the exact empirical score"),
+    "summary-table": ("summary_table", "toy models beside their exact-score references (CSV)"),
     "figure": ("figure", "toy flow figure (paper Fig. 2 / Fig. 3) as a vector PDF"),
     "animate": ("animate", "GIF animations of a toy flow"),
     "posterior": ("posterior", "Figure 4 posterior and SBC replicates through a trained flow"),

@@ -19,14 +19,13 @@ argument, not a second builder:
   components with their own ``variances`` and ``weights``;
 - the solver setting, over the spec's time span unless the setting names one.
 
-:class:`HybridDenoiser` uses one denoiser for t in chosen bands and another elsewhere: with
-the exact denoiser in one band and a trained network in the rest, it locates where along t a
-training gap is made (issue 14).
+The hybrid of an exact denoiser and a trained one, band by band in t, is
+:class:`~inflationary_flows.analyses.hybrid.HybridDenoiser`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -130,49 +129,3 @@ def exact_flow(points: Tensor, schedule: Schedule | Mapping[str, Any],
         solver = SolverConfig(**{**span, **(solver or {})})
     return InflationaryFlow(denoiser, basis, solver)
 
-
-class HybridDenoiser(Denoiser):
-    """``inside`` for t in any of ``bands`` (half-open [lo, hi)), ``outside`` elsewhere.
-
-    Both denoisers must share the schedule (and so the eigen coordinates): e.g. the exact
-    denoiser of a model's training set inside, the trained network outside. Each is
-    evaluated only on the rows whose t it serves, so an expensive exact denoiser costs
-    nothing outside its bands. The flow integrates :meth:`residual`, which is each
-    denoiser's own (the Gaussian denoiser's zero is exact, not a round-off difference).
-    """
-
-    def __init__(self, inside: Denoiser, outside: Denoiser,
-                 bands: Sequence[tuple[float, float]]) -> None:
-        super().__init__(outside.schedule)
-        if not torch.equal(inside.schedule.eigenvalues, outside.schedule.eigenvalues):
-            raise ValueError("the two denoisers need the same schedule eigenvalues")
-        for lo, hi in bands:
-            if not lo < hi:
-                raise ValueError(f"a band needs lo < hi, got [{lo}, {hi})")
-        self.inside = inside
-        self.outside = outside
-        self.bands = [(float(lo), float(hi)) for lo, hi in bands]
-
-    def in_bands(self, t: Tensor) -> Tensor:
-        mask = torch.zeros(t.shape, dtype=torch.bool, device=t.device)
-        for lo, hi in self.bands:
-            mask |= (t >= lo) & (t < hi)
-        return mask
-
-    def _split(self, method: str, u: Tensor, t: Tensor) -> Tensor:
-        t = t.expand(u.shape[0]) if t.ndim == 0 else t
-        mask = self.in_bands(t)
-        if bool(mask.all()):
-            return getattr(self.inside, method)(u, t)
-        if not bool(mask.any()):
-            return getattr(self.outside, method)(u, t)
-        out = torch.empty_like(u)
-        out[mask] = getattr(self.inside, method)(u[mask], t[mask])
-        out[~mask] = getattr(self.outside, method)(u[~mask], t[~mask])
-        return out
-
-    def forward(self, u: Tensor, t: Tensor) -> Tensor:
-        return self._split("forward", u, t)
-
-    def residual(self, u: Tensor, t: Tensor) -> Tensor:
-        return self._split("residual", u, t)
