@@ -150,3 +150,22 @@ def test_on_gaussian_data_the_exact_denoiser_in_any_band_changes_nothing(bands):
     torch.testing.assert_close(z, trained, rtol=1e-8, atol=1e-10)
     back = hybrid_flow.generate(z).value
     torch.testing.assert_close(back, x, rtol=1e-8, atol=1e-9)
+
+
+def test_the_band_diagnosis_of_a_gaussian_model_is_the_same_in_every_row():
+    from inflationary_flows.analyses.hybrid import band_diagnosis
+
+    lam = torch.tensor([2.0, 0.5])
+    schedule = make_schedule("prp", "reference", lam)
+    basis = EigenBasis.identity(2)
+    network = IFPreconditioner(Zero(), schedule, basis)
+    exact = GaussianDenoiser(schedule, variance=lam.clone(), mean=torch.zeros(2))
+    flow = InflationaryFlow(network, basis, SolverConfig(t_min=0.0, t_max=12.0, rtol=1e-9,
+                                                         atol=1e-9))
+    g = torch.Generator().manual_seed(6)
+    x, pool = (torch.randn(n, 2, generator=g) * lam.sqrt() for n in (200, 200))
+    rows = band_diagnosis(network, exact, flow, [(0.0, 3.0), (3.0, 12.0)], x, pool, 100, 0)
+    assert [r["exact_in"] for r in rows] == ["network", "[0, 3)", "[3, 12)", "exact"]
+    for row in rows[1:]:
+        assert row["fraction_inside"] == rows[0]["fraction_inside"]
+        assert row["ratio"] == pytest.approx(rows[0]["ratio"], rel=1e-6)
