@@ -31,6 +31,7 @@ include: "workflow/rules/toys.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/reference.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -21,6 +21,7 @@ from sklearn.datasets import load_wine
 
 from inflationary_flows.analyses.metrics import calibration_radii, latent_calibration
 from inflationary_flows.backbones.mlp import ResidualMLP
+from inflationary_flows.basis import EigenBasis
 from inflationary_flows.flow import InflationaryFlow, SolverConfig
 from inflationary_flows.pca import fit_pca
 from inflationary_flows.preconditioning import IFPreconditioner
@@ -56,7 +57,7 @@ print(f"{csv.name}: {len(train)} training rows, {len(test)} held out, D = {data.
 
 # %%
 pca = fit_pca(data.train)
-basis = pca.basis()
+basis = EigenBasis.from_pca(pca)
 schedule = make_schedule("prp", "exponential", torch.as_tensor(pca.eigenvalues))
 t_max = 15.0
 torch.manual_seed(0)

@@ -128,12 +128,13 @@ def test_a_linear_flow_keeps_coverage_exactly():
 
 
 def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
-    from inflationary_flows.analyses.solver_accuracy import accuracy_sweep, exact_score_flow
+    from inflationary_flows.analyses.exact import exact_flow
+    from inflationary_flows.analyses.solver_accuracy import accuracy_sweep
 
     g = torch.Generator().manual_seed(4)
     train = torch.randn(200, 2, generator=g, dtype=torch.float64) * torch.tensor([1.5, 0.7])
     spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.0, "t_max": 10.0}
-    flow = exact_score_flow(train, spec, bandwidth=0.3)
+    flow = exact_flow(train, spec, covariance="empirical", bandwidth=0.3)
     # the estimate's covariance: (1/N) sample covariance + bandwidth^2 on every axis
     cov = np.cov(train.numpy().T, bias=True) + 0.09 * np.eye(2)
     np.testing.assert_allclose(flow.schedule.eigenvalues.numpy(),
@@ -149,7 +150,7 @@ def test_solver_sweep_errors_shrink_with_budget_on_an_exact_mixture_score():
 
 
 def test_kernel_density_denoiser_equals_the_general_mixture():
-    from inflationary_flows.analyses.solver_accuracy import KernelDensityDenoiser
+    from inflationary_flows.analyses.exact import KernelDensityDenoiser
     from inflationary_flows.denoisers import MixtureDenoiser
 
     schedule = make_schedule("prp", "exponential", torch.tensor([2.0, 0.5], dtype=torch.float64))

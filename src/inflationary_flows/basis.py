@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -17,6 +20,14 @@ class EigenBasis(nn.Module):
         self.register_buffer("eigenvectors", w)
         mean = torch.zeros(w.shape[0], dtype=w.dtype) if mean is None else mean
         self.register_buffer("mean", torch.as_tensor(mean, dtype=w.dtype))
+
+    @classmethod
+    def from_pca(cls, pca: Any) -> EigenBasis:
+        """The eigenbasis of a :class:`~inflationary_flows.pca.PCA`, or of a PCA file's arrays
+        (a mapping with ``eigenvectors`` and ``mean``)."""
+        if isinstance(pca, Mapping):
+            return cls(pca["eigenvectors"], pca["mean"])
+        return cls(pca.eigenvectors, pca.mean)
 
     @classmethod
     def identity(cls, dim: int) -> EigenBasis:

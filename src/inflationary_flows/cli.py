@@ -21,6 +21,8 @@ STEPS: dict[str, str] = {
     "train": "train a preconditioned denoiser (checkpoints, EMA, diagnostics)",
     "flow": "inflate held-out data, round trip, generate; record trajectories",
     "toy-metrics": "round-trip error, latent calibration, sample quality (JSON)",
+    "toy-exact-metrics": "a toy model's metrics with the exact empirical score",
+    "summary-table": "toy models beside their exact-score references (CSV)",
     "toy-figure": "toy flow figure (paper Fig. 2 / Fig. 3) as a vector PDF",
     "toy-animation": "GIF animations of a toy flow",
     "posterior": "Figure 4 posterior and SBC replicates through a trained flow",

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .basis import EigenBasis
 from .datasets import decode, nonfinite_columns
 
 
@@ -34,10 +33,6 @@ class PCA:
     def covariance(self) -> np.ndarray:
         w = self.eigenvectors
         return (w * self.eigenvalues) @ w.T
-
-    def basis(self) -> EigenBasis:
-        """The eigenbasis of this PCA (u = W^T (x - mean)), as the flow and models use it."""
-        return EigenBasis(self.eigenvectors, self.mean)
 
 
 def participation_ratio(eigenvalues: np.ndarray) -> float:

@@ -1,5 +1,5 @@
-# Snakemake glue shared by all rule files: config validation, the plan of jobs, the step
-# command's environment, code tracking, resources. The decisions are in
+# Snakemake glue shared by all the rule files (config validation, the plan of jobs, the step
+# command's environment, code tracking, resources). The decisions are in
 # inflationary_flows.workflow (plan.py, config.py), pure Python with unit tests.
 import shlex
 import sys
@@ -13,6 +13,7 @@ from inflationary_flows.workflow.codedeps import tracked_sources
 from inflationary_flows.workflow.config import (
     figure_datasets,
     load_schema,
+    toy_schedule,
     validate_config,
 )
 from inflationary_flows.workflow.plan import Plan, json_arg, model_dataset

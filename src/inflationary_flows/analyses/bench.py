@@ -15,10 +15,11 @@ import torch
 
 from ..basis import EigenBasis
 from ..datasets import make_toy
-from ..denoisers import BLOCK_ELEMENTS, MixtureDenoiser
+from ..denoisers import BLOCK_ELEMENTS
 from ..pca import fit_pca
 from ..schedules import make_schedule
-from .solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
+from .exact import exact_flow
+from .solver_accuracy import accuracy_sweep, solver_settings
 
 
 def machine() -> dict:
@@ -64,14 +65,12 @@ def bench_exact_score(n_points: int, dim: int, n_queries: int = 1000, seed: int 
     kind = {2: "circles", 3: "s_curve"}.get(dim)
     data = make_toy(kind, n_points, n_queries, seed).train if kind else \
         np.random.default_rng(seed).standard_normal((n_points, dim))
-    pca = fit_pca(data)
-    sched = make_schedule("prp", "exponential", torch.tensor(pca.eigenvalues))
-    basis = EigenBasis(torch.tensor(pca.eigenvectors), torch.tensor(pca.mean))
-    points = basis.to_eigen(torch.tensor(data))
-    mix = MixtureDenoiser(sched, points)
+    spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.0, "t_max": 15.0}
+    mix = exact_flow(torch.tensor(data), spec).denoiser  # sample covariance, as a PCA file's
+    points = mix.means
     gen = torch.Generator().manual_seed(seed)
     t = torch.full((n_queries,), 6.0)  # noise comparable to the data: both are accurate
-    C = sched.C(t)
+    C = mix.schedule.C(t)
     u = points[torch.randint(0, n_points, (n_queries,), generator=gen)] \
         + C.sqrt() * torch.randn(n_queries, dim, generator=gen, dtype=torch.float64)
     ours = mix.score(u, t)
@@ -114,7 +113,7 @@ def summarise_solvers(rows: list[dict], t_span: float, default: dict) -> dict:
 def bench_solvers_exact(n_points: int = 2000, n_queries: int = 500, seed: int = 0) -> dict:
     data = make_toy("circles", n_points, n_queries, seed)
     spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.0, "t_max": 15.0}
-    flow = exact_score_flow(torch.tensor(data.train), spec)
+    flow = exact_flow(torch.tensor(data.train), spec, covariance="empirical")
     rows = accuracy_sweep(flow, torch.tensor(data.test), solver_settings(15.0))
     return {"score": "exact (empirical mixture, circles)", "rows": rows,
             "summary": summarise_solvers(rows, 15.0, {"method": "dopri5", "rtol": 1e-6})}
@@ -205,7 +204,7 @@ def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
     data = make_toy("moons", 20000, 10, 0)
     pca = fit_pca(data.train)
     sched = make_schedule("prp", "exponential", torch.tensor(pca.eigenvalues))
-    basis = EigenBasis(torch.tensor(pca.eigenvectors), torch.tensor(pca.mean))
+    basis = EigenBasis.from_pca(pca)
     u = basis.to_eigen(torch.tensor(data.train))
     rows = []
     for bs in batch_sizes:

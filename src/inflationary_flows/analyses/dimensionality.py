@@ -19,11 +19,9 @@ import torch
 from torch import Tensor
 
 from ..basis import EigenBasis
-from ..denoisers import MixtureDenoiser
-from ..flow import InflationaryFlow, SolverConfig
-from ..models import schedule_from_spec
 from ..pca import participation_ratio
 from ..schedules import ExponentialSchedule
+from .exact import eigenbasis_of, exact_flow
 
 
 @dataclass
@@ -39,20 +37,16 @@ class PRTrack:
 def empirical_eigenbasis(atoms: Tensor) -> tuple[Tensor, EigenBasis]:
     """Exact covariance of the empirical distribution (1/N, not 1/(N-1)): its eigenvalues
     (descending) and eigenbasis."""
-    mean = atoms.mean(0)
-    centred = atoms - mean
-    lam, w = torch.linalg.eigh(centred.T @ centred / atoms.shape[0])
-    return lam.flip(0).clamp_min(0), EigenBasis(w.flip(1), mean)
+    return eigenbasis_of(atoms, covariance="empirical", eigensolver="torch")
 
 
 def pr_along_flow(atoms: Tensor, schedule_spec: dict[str, Any], n_samples: int,
                   frames: int, solver: dict[str, Any], seed: int) -> PRTrack:
     """Push ``n_samples`` draws of p_{t_min} through the exact-score flow; PR per frame."""
     lam, basis = empirical_eigenbasis(atoms)
-    schedule = schedule_from_spec(schedule_spec, lam)
+    flow = exact_flow(atoms, schedule_spec, basis, eigenvalues=lam, solver=solver)
+    schedule = flow.schedule
     t0, t1 = schedule_spec["t_min"], schedule_spec["t_max"]
-    flow = InflationaryFlow(MixtureDenoiser(schedule, basis.to_eigen(atoms)), basis,
-                            SolverConfig(t_min=t0, t_max=t1, **solver))
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randint(0, atoms.shape[0], (n_samples,), generator=gen)
     noise = torch.randn(n_samples, atoms.shape[1], generator=gen, dtype=atoms.dtype)

@@ -16,9 +16,8 @@ from scipy import stats
 from torch import Tensor
 
 from ..basis import EigenBasis
-from ..denoisers import MixtureDenoiser
-from ..flow import InflationaryFlow, SolverConfig
 from ..schedules import Schedule, make_schedule
+from .exact import exact_flow
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,10 @@ class Duality:
         self.schedule: Schedule = make_schedule("prp", "exponential",
                                                 torch.tensor([mixture.variance]))
         basis = EigenBasis(torch.eye(1, dtype=torch.float64), torch.tensor([mixture.mean]))
-        centred = torch.tensor(mixture.means).unsqueeze(1) - mixture.mean
-        denoiser = MixtureDenoiser(self.schedule, centred,
-                                   torch.tensor(mixture.stds).unsqueeze(1) ** 2,
-                                   torch.tensor(mixture.weights))
-        self.flow = InflationaryFlow(denoiser, basis, SolverConfig(t_min=0.0, t_max=t_max,
-                                                                   **(solver or {})))
+        self.flow = exact_flow(torch.tensor(mixture.means).unsqueeze(1), self.schedule, basis,
+                               variances=torch.tensor(mixture.stds).unsqueeze(1) ** 2,
+                               weights=torch.tensor(mixture.weights),
+                               solver={"t_min": 0.0, "t_max": t_max, **(solver or {})})
 
     def scale(self, t: Tensor) -> Tensor:
         return self.schedule.A(t)[..., 0]

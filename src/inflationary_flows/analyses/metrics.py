@@ -44,6 +44,30 @@ def latent_calibration(z: Tensor, variance: Tensor, radii=RADII) -> dict:
             "ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue)}
 
 
+def flow_metrics(x: Tensor, z: Tensor, x_back: Tensor, generated: Tensor, pool: Tensor,
+                 variance: Tensor, keep: int) -> dict:
+    """The toy metrics of a flow: round trip of held-out ``x`` (via its latents ``z``), their
+    calibration (and the kept dimensions' under PRR, ``keep`` < D, with the compressed
+    latents' variance against the schedule's), and the energy distance of ``generated``
+    samples to the held-out ``pool``."""
+    result = {
+        "n_eval": x.shape[0],
+        "roundtrip_relative_mse": roundtrip_error(x, x_back),
+        "latent_calibration": latent_calibration(z, variance, calibration_radii(x.shape[1])),
+        "generation": generation_quality(generated, pool),
+    }
+    if keep < x.shape[1]:
+        measured = z[:, keep:].var(0)
+        result["compressed"] = {
+            "latent_variance_measured": measured.tolist(),
+            "latent_variance_schedule": variance[keep:].tolist(),
+            "relative_error": ((measured / variance[keep:]) - 1).abs().max().item(),
+        }
+        result["latent_calibration_kept"] = latent_calibration(z[:, :keep], variance[:keep],
+                                                               calibration_radii(keep))
+    return result
+
+
 def mean_pairwise_distance(a: Tensor, b: Tensor, chunk: int = 2048) -> Tensor:
     total = a.new_zeros(())
     for start in range(0, a.shape[0], chunk):

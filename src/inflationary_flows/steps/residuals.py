@@ -7,9 +7,9 @@ import argparse
 
 import torch
 
+from ..analyses.exact import exact_flow
 from ..analyses.residuals import residual_correlation
 from ..datasets import read_dataset
-from ..denoisers import MixtureDenoiser
 from ..figures.analyses import residual_figure
 from ..io import write_json
 from ..models import load_model
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> None:
         data, _ = read_dataset(data_path)
         test = torch.as_tensor(data["test"][: args.points])
         u0 = model.basis.to_eigen(test)
-        exact = MixtureDenoiser(model.schedule,
-                                model.basis.to_eigen(torch.as_tensor(data["train"][: args.atoms])))
+        exact = exact_flow(torch.as_tensor(data["train"][: args.atoms]), model.schedule,
+                           model.basis).denoiser
         times = torch.linspace(sched["t_min"], sched["t_max"], args.times + 1,
                                dtype=torch.float64)[1:]
         row = {"times": times.numpy()}

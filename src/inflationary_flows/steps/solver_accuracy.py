@@ -9,7 +9,8 @@ import argparse
 
 import torch
 
-from ..analyses.solver_accuracy import accuracy_sweep, exact_score_flow, solver_settings
+from ..analyses.exact import exact_flow
+from ..analyses.solver_accuracy import accuracy_sweep, solver_settings
 from ..datasets import read_dataset
 from ..figures.analyses import solver_figure
 from ..flow import flow_for
@@ -39,8 +40,8 @@ def run(args: argparse.Namespace) -> None:
     x = torch.as_tensor(data["test"][: args.points])
     span = schedule["t_max"] - schedule["t_min"]
     flows = {"trained": flow_for(model, meta["spec"], {}),
-             "exact": exact_score_flow(torch.as_tensor(data["train"][: args.atoms]), schedule,
-                                       args.bandwidth)}
+             "exact": exact_flow(torch.as_tensor(data["train"][: args.atoms]), schedule,
+                                 covariance="empirical", bandwidth=args.bandwidth)}
     sweeps = {}
     for score, flow in flows.items():
         sweeps[score] = accuracy_sweep(flow, x, solver_settings(span), calibration=True)

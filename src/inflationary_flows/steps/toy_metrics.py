@@ -6,12 +6,7 @@ import argparse
 
 import torch
 
-from ..analyses.metrics import (
-    calibration_radii,
-    generation_quality,
-    latent_calibration,
-    roundtrip_error,
-)
+from ..analyses.metrics import flow_metrics
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
@@ -40,19 +35,8 @@ def run(args: argparse.Namespace) -> None:
     result = {
         "kind": "toy_metrics", "model": args.name,
         "schedule": attrs["schedule"], "dims_to_keep": keep, "nfe": attrs["nfe"],
-        "roundtrip_relative_mse": roundtrip_error(x, t["roundtrip/x_back"]),
-        "latent_calibration": latent_calibration(z, var, calibration_radii(x.shape[1])),
-        "generation": generation_quality(generated, test),
+        **flow_metrics(x, z, t["roundtrip/x_back"], generated, test, var, keep),
     }
-    if keep < x.shape[1]:
-        measured = z[:, keep:].var(0)
-        result["compressed"] = {
-            "latent_variance_measured": measured.tolist(),
-            "latent_variance_schedule": var[keep:].tolist(),
-            "relative_error": ((measured / var[keep:]) - 1).abs().max().item(),
-        }
-        result["latent_calibration_kept"] = latent_calibration(z[:, :keep], var[:keep],
-                                                               calibration_radii(keep))
     result["provenance"] = step_provenance("toy-metrics", args)
     write_json(args.output, result)
     cal = result["latent_calibration"]

@@ -73,10 +73,14 @@ class Plan:
 
     def toy_targets(self) -> list[str]:
         animations = self.config["toys"]["animations"]
-        return ([f"results/metrics/toys/{m}.json" for m in self.toy_models]
-                + [f"results/figures/{f}.pdf" for f in self.figures]
-                + [f"results/figures/animations/{m}_{d}.gif"
-                   for m in animations for d in ("inflation", "generation")])
+        targets = ([f"results/metrics/toys/{m}.json" for m in self.toy_models]
+                   + [f"results/figures/{f}.pdf" for f in self.figures]
+                   + [f"results/figures/animations/{m}_{d}.gif"
+                      for m in animations for d in ("inflation", "generation")])
+        if self.toy_models and self.config["calibration"]["reference"]["enabled"]:
+            # each model beside its exact-score reference (which the table reads)
+            targets.append("results/tables/summary.csv")
+        return targets
 
     def calibration_targets(self) -> list[str]:
         targets = ["results/figures/fig1.pdf", "results/metrics/duality.json"]
