@@ -78,8 +78,9 @@ def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path
            "--directory", str(work), "--cores", "1", MODEL, "--configfile", str(work / "c.yaml")]
     proc = subprocess.Popen(cmd, cwd=work, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = time.monotonic() + 1800  # a guard against a hung job, not a speed assumption
     try:
-        while not stopped.exists() and proc.poll() is None:  # no deadline: pytest's own
+        while not stopped.exists() and proc.poll() is None and time.monotonic() < hung:
             time.sleep(0.05)
         assert stopped.exists(), f"the run ended ({proc.returncode}) before step {STOP_AT}"
     finally:
