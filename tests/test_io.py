@@ -1,4 +1,6 @@
 import json
+import subprocess
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,6 +20,21 @@ from inflationary_flows.provenance import array_hash, provenance
 from inflationary_flows.state_files import read_torch_state
 
 
+def checkout_commit(package_dir: Path) -> str:
+    """The commit provenance must record for code loaded from ``package_dir``, asked of git
+    here: HEAD, with "+dirty" when that folder has uncommitted changes; "unknown" only where
+    git cannot answer (no git, or not a checkout)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(package_dir), *args], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    try:
+        head, changes = git("rev-parse", "HEAD"), git("status", "--porcelain", "--", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if changes else "")
+
+
 def test_h5_round_trip_with_provenance(tmp_path):
     path = tmp_path / "a.h5"
     prov = provenance("unit", {"seed": 3})
@@ -28,7 +45,10 @@ def test_h5_round_trip_with_provenance(tmp_path):
     assert attrs["name"] == "a" and attrs["p"] == {"k": 1}
     assert attrs["provenance"]["params"] == {"seed": 3}
     assert len(attrs["provenance"]["params_hash"]) == 16
-    assert attrs["provenance"]["git_commit"]
+    import inflationary_flows
+
+    package = Path(inflationary_flows.__file__).parent
+    assert attrs["provenance"]["git_commit"] == checkout_commit(package)
 
 
 def test_readers_reject_wrong_kind_version_and_missing_data(tmp_path):

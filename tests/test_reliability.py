@@ -34,32 +34,68 @@ KILL_CONFIG = {
 MODEL = "results/models/toys/circles_prp.pt"
 
 
+# Loaded by every Python process of the killed run (sitecustomize, via PYTHONPATH): in the
+# training step, once the checkpoint of step STOP_AT is on disk, it writes a marker and stops
+# itself (SIGSTOP). The test kills the job tree only then, so the kill falls at that step
+# whatever the machine's speed, and the job can neither finish nor write a later checkpoint.
+STOP_HOOK = """
+import os, signal, sys
+if "--checkpoint-dir" in sys.argv:
+    from inflationary_flows import training
+    save = training.Trainer.save_checkpoint
+
+    def save_then_stop(self):
+        save(self)
+        if self.step == int(os.environ["IF_TEST_STOP_AT"]):
+            marker = os.environ["IF_TEST_STOPPED"]
+            with open(marker + ".tmp", "w") as out:
+                out.write(str(self.step))
+            os.replace(marker + ".tmp", marker)  # whole when it appears
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    training.Trainer.save_checkpoint = save_then_stop
+"""
+STOP_AT = 200
+
+
 def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
+    config = copy.deepcopy(KILL_CONFIG)
+    config["toys"]["training"] |= {"steps": 400}  # checkpoints every 100: killed at 200
     straight = tmp_path / "straight"
-    snakemake(straight, MODEL, config=KILL_CONFIG)
+    snakemake(straight, MODEL, config=config)
 
     work = tmp_path / "killed"
     work.mkdir()
-    (work / "c.yaml").write_text(yaml.safe_dump(KILL_CONFIG))
+    (work / "c.yaml").write_text(yaml.safe_dump(config))
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STOP_HOOK)
+    stopped = tmp_path / "stopped"
+    env = {**os.environ, "IF_TEST_STOP_AT": str(STOP_AT), "IF_TEST_STOPPED": str(stopped),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(hook),
+                                                       os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(work), "--cores", "1", MODEL, "--configfile", str(work / "c.yaml")]
-    proc = subprocess.Popen(cmd, cwd=work, start_new_session=True,
+    proc = subprocess.Popen(cmd, cwd=work, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = work / "results/checkpoints/toys/circles_prp/last.pt"
-    deadline = time.time() + 240
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert ckpt.exists(), "no checkpoint appeared before the deadline"
-    os.killpg(proc.pid, signal.SIGKILL)  # the whole job tree, as a scheduler would
-    proc.wait()
+    hung = time.monotonic() + 1800  # a guard against a hung job, not a speed assumption
+    try:
+        while not stopped.exists() and proc.poll() is None and time.monotonic() < hung:
+            time.sleep(0.05)
+        assert stopped.exists(), f"the run ended ({proc.returncode}) before step {STOP_AT}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole job tree, as a scheduler would
+        proc.wait()
+    assert stopped.read_text() == str(STOP_AT)
     assert not (work / MODEL).exists()
-    step_at_kill = torch.load(ckpt, weights_only=True)["step"]
-    assert 0 < step_at_kill < 1500
+    ckpt = work / "results/checkpoints/toys/circles_prp/last.pt"
+    assert torch.load(ckpt, weights_only=True)["step"] == STOP_AT
 
     snakemake(work, "--unlock", config=work / "c.yaml")
     snakemake(work, "--rerun-incomplete", MODEL, config=work / "c.yaml")
     log = (work / "logs/train/toys/circles_prp.log").read_text()
-    assert "resumed from results/checkpoints/toys/circles_prp/last.pt at step" in log
+    assert (f"resumed from results/checkpoints/toys/circles_prp/last.pt at step {STOP_AT}"
+            in log)
     assert_same_weights(straight / MODEL, work / MODEL)
 
 

@@ -5,10 +5,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import snakemake
+import yaml
+from conftest import REPO, job_counts, snakemake
 
 from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5
+from inflationary_flows.workflow.config import load_schema, validate_config
 
 pytestmark = pytest.mark.workflow
 
@@ -18,10 +20,29 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_default_target_dry_run(tmp_path):
-    proc = snakemake(tmp_path, "--dry-run")
-    out = proc.stdout
-    assert "participation_ratio_table" in out and "dataset" in out
+def test_default_target_plans_a_job_per_configured_item(tmp_path):
+    """The default config's dry run: the per-item rules plan as many jobs as config.yaml (with
+    the schema's defaults) names items, every other rule of the default target runs once."""
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()),
+                             load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    data, toys, images, cal = (config[k] for k in ("data", "toys", "images", "calibration"))
+    assert images["ig_sweep"]["inflation_gaps"] == []  # no sweep models, no sweep table
+    embedded = 4 if cal["embedded"]["base"] else 0  # flat, curved and their noisy twins
+    datasets = (len(data["toys"]) + len(data["tables"]) + len(data["embedded"])
+                + int(data["digits"]) + embedded)
+    toy_models = sum(len(sets) for sets in toys["models"].values())
+    image_models = len(images["datasets"]) * (1 + len(images["dims_to_keep"]))  # prp, prr<d>
+    models = toy_models + image_models + embedded  # each embedded set under one schedule
+    once = ["participation_ratio_table", "duality", "posterior_report", "pr_over_time",
+            "solver_accuracy", "coverage_report", "embedded", "residuals", "classifier",
+            "spectra_figure", "image_figure", "image_table", "density_benchmark",
+            "provenance_table", "all"]
+    expected = {"dataset": datasets, "pca": datasets, "train": models, "flow": models,
+                "toy_metrics": toy_models, "image_metrics": image_models,
+                "toy_figure": len(toys["figures"]), "toy_animation": len(toys["animations"]),
+                "table_figure": len(data["tables"]), "posterior": len(cal["posterior"]["models"]),
+                "coverage": len(cal["coverage"]["models"]), **dict.fromkeys(once, 1)}
+    assert job_counts(snakemake(tmp_path, "--dry-run")) == expected
 
 
 def test_cli_lists_every_step():
