@@ -43,6 +43,11 @@ def test_default_targets():
     made = set(p.provenance_targets())
     assert set(targets) <= made
     assert {f"results/{k}/{d}.h5" for k in ("data", "pca") for d in p.datasets} <= made
+    # each toy model beside its exact-score reference, which the provenance table reads too
+    assert "results/tables/summary.csv" in targets
+    assert {f"results/metrics/toys/{m}_exact.json" for m in p.toy_models} <= made
+    off = plan(calibration__reference__enabled=False)
+    assert "results/tables/summary.csv" not in off.main_targets()
 
 
 def test_switching_analyses_off_removes_their_targets():

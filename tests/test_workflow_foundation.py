@@ -36,9 +36,10 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path):
     once = ["participation_ratio_table", "duality", "posterior_report", "pr_over_time",
             "solver_accuracy", "coverage_report", "embedded", "residuals", "classifier",
             "spectra_figure", "image_figure", "image_table", "density_benchmark",
-            "provenance_table", "all"]
+            "provenance_table", "summary_table", "all"]
     expected = {"dataset": datasets, "pca": datasets, "train": models, "flow": models,
-                "toy_metrics": toy_models, "image_metrics": image_models,
+                "toy_metrics": toy_models, "toy_exact_metrics": toy_models,
+                "image_metrics": image_models,
                 "toy_figure": len(toys["figures"]), "toy_animation": len(toys["animations"]),
                 "table_figure": len(data["tables"]), "posterior": len(cal["posterior"]["models"]),
                 "coverage": len(cal["coverage"]["models"]), **dict.fromkeys(once, 1)}

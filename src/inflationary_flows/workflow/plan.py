@@ -133,6 +133,8 @@ class Plan:
         made += [f"results/models/images/{m}.json" for m in self.image_models]
         made += [f"results/flows/images/{m}.h5" for m in self.image_models]
         made += [f"results/metrics/images/{m}.json" for m in self.image_models]
+        if "results/tables/summary.csv" in self.toy_targets():
+            made += [f"results/metrics/toys/{m}_exact.json" for m in self.toy_models]
         return made + self.main_targets()
 
     # --- inputs --------------------------------------------------------------------------
