@@ -19,7 +19,7 @@ def test_solver_summary_picks_reference_and_thresholds():
             {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6, "nfe": 300,
              "roundtrip_relative_mse": 1e-9}]
     s = summarise_solvers(rows, 15.0, {"method": "dopri5", "rtol": 1e-6})
-    assert s["default_nfe_over_reference"] == 0.1
+    assert s["default_nfe_over_official"] == 0.1
     assert s["nfe_to_reach"]["1e-06"] == {"euler": None, "heun": 256, "dopri5": 300}
     assert nfe_to_reach(rows, "euler", 1e-4) == 3000
 

@@ -10,7 +10,7 @@ from .metrics import latent_calibration
 
 
 def solver_settings(t_span: float) -> list[dict]:
-    """The reference's Euler with h = 1e-2 first, then budgets of each method."""
+    """The official code's Euler with h = 1e-2 first, then budgets of each method."""
     settings = [{"method": "euler", "steps": int(round(t_span / 1e-2))}]
     settings += [{"method": "euler", "steps": n} for n in (250, 500, 3000)]
     settings += [{"method": "heun", "steps": n} for n in (32, 64, 128, 256, 512)]

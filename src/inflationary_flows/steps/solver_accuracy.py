@@ -55,5 +55,5 @@ def run(args: argparse.Namespace) -> None:
     label = args.model.rsplit("/", 1)[-1].removesuffix(".pt")
     solver_figure(sweeps, label, args.output_figure, meta_out)
     write_json(args.output_metrics, {"kind": "solver_accuracy", "model": label,
-                                     "reference_setting": solver_settings(span)[0],
+                                     "official_setting": solver_settings(span)[0],
                                      "sweeps": sweeps, "provenance": meta_out})
