@@ -46,8 +46,9 @@ def assert_same_results(local: Path, other: Path, patterns=("**/*.h5", "**/*.pt"
     for pattern in patterns:
         for b in sorted((other / "results").glob(pattern)):
             # checkpoints and the provenance table record when and from which commit; the PR
-            # table lists every dataset a run builds, and the SLURM run builds fewer
-            if "checkpoints" in b.parts or b.name in ("provenance.csv",
+            # and summary tables list every dataset / model a run builds, and the SLURM run
+            # builds fewer (their rows come from the metrics files compared here)
+            if "checkpoints" in b.parts or b.name in ("provenance.csv", "summary.csv",
                                                        "participation_ratio.csv"):
                 continue
             a = local / b.relative_to(other)
