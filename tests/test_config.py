@@ -54,6 +54,9 @@ BAD = [
     ("data.embedded", {"moons": {"base": "circles", "dim": 4}}, "'data.embedded.moons'.*clash"),
     ("data.embedded", {"9x": {"base": "circles", "dim": 4}}, "'data.embedded'"),
     ("toys.processes", -1, "'toys.processes'.*minimum of 0"),
+    ("data.tables.breast_cancer.t_min", "soon", "'data.tables.breast_cancer.t_min'"),
+    ("data.tables.breast_cancer.validation_fraction", 1.0,
+     "'data.tables.breast_cancer.validation_fraction'"),
     # NaN passes every bound of a schema; infinity passes a one-sided one
     ("schedules.prp.rho", float("nan"), "'schedules.prp.rho': nan is not a finite number"),
     ("toys.solver.rtol", float("nan"), "'toys.solver.rtol': nan is not a finite number"),
@@ -148,6 +151,8 @@ def test_cross_key_rules():
          "'data.embedded.moons_flat'.*clashes"),
         ("data.embedded", {"e": {"base": "s_curve", "dim": 4, "curvature": 1.0}},
          "'data.embedded.e.curvature'.*only 2-D"),
+        ("data.tables.breast_cancer.t_min", 7.0,
+         "'data.tables.breast_cancer.t_min'.*not below schedules.prr.t_max = 7.0"),
     ]
     for key, value, message in cases:
         with pytest.raises(ConfigError, match=message):

@@ -299,3 +299,66 @@ def test_channels_last_trains_the_same_network_in_nhwc():
     for _ in range(2):
         a, b = plain.train_step().item(), nhwc.train_step().item()
         assert abs(a - b) < 1e-5 * a  # the same arithmetic in another order
+
+
+def validated(x, tmp_path=None, steps=30):
+    cfg = TrainConfig(steps=steps, batch_size=64, checkpoint_every=10, t_max=15.0,
+                      warmup_steps=5, validation_fraction=0.25, validate_every=5,
+                      validation_points=200)
+    model = make_model(x)
+    return Trainer(model, model.basis.to_eigen(x), cfg, tmp_path)
+
+
+def test_the_validation_rows_are_a_seeded_share_kept_out_of_training():
+    x = four_clusters(40)
+    trainer = validated(x)
+    u = trainer.model.basis.to_eigen(x)
+    held, t, noise = trainer.validation
+    fit_rows, val_rows = {tuple(r.tolist()) for r in trainer.u}, {tuple(r.tolist()) for r in held}
+    assert len(fit_rows) == 30 and len(val_rows) == 10 and not fit_rows & val_rows
+    assert fit_rows | val_rows == {tuple(r.tolist()) for r in u}
+    assert held.shape[0] == 200 and t.min() >= 0 and t.max() <= 15.0
+    again = validated(x)  # the same split and draws on every run
+    assert all(torch.equal(a, b) for a, b in zip(trainer.validation, again.validation,
+                                                 strict=True))
+
+
+def test_the_kept_weights_are_those_of_the_lowest_validation_loss():
+    x = four_clusters(200)
+    trainer = validated(x)
+    trainer.fit()
+    curve = trainer.validation_curve
+    assert [c["step"] for c in curve] == list(range(5, 31, 5))
+    best = min(curve, key=lambda c: c["loss"])
+    assert trainer.best["step"] == best["step"] and trainer.best["loss"] == best["loss"]
+    # the EMA the trainer ends with is the selected one, re-evaluated from scratch
+    assert trainer.validation_loss() == best["loss"]
+    if best["step"] != 30:  # then the last weights differ from the kept ones
+        last = validated(x, steps=best["step"])
+        last.fit()
+        assert_weights_equal(last.ema, trainer.ema)
+
+
+def test_a_resumed_run_keeps_the_same_selection(tmp_path):
+    x = four_clusters(200)
+    straight = validated(x)
+    straight.fit()
+    first = validated(x, tmp_path)
+    for _ in range(23):  # "killed" at step 23: the checkpoint of step 20 survives
+        first.train_step()
+        if first.step % 5 == 0:
+            first.select()
+        if first.step % 10 == 0:
+            first.save_checkpoint()
+    resumed = validated(x, tmp_path)
+    assert resumed.try_resume() is None and resumed.step == 20
+    resumed.fit()
+    assert resumed.validation_curve == straight.validation_curve
+    assert resumed.best["step"] == straight.best["step"]
+    assert_weights_equal(straight.ema, resumed.ema)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0])
+def test_a_validation_fraction_outside_0_1_is_refused(fraction):
+    with pytest.raises(ValueError, match="validation_fraction"):
+        TrainConfig(validation_fraction=fraction)

@@ -49,10 +49,20 @@ class TrainConfig:
     compile: bool = False  # torch.compile the backbone for the loss (first steps compile)
     channels_last: bool = False  # NHWC convolutions (UNet on tensor cores)
     band_points: int = 4096  # held-out draws per band of t in the closing loss diagnostic
+    # model selection on a few hundred rows: this share of the training rows is held out and
+    # the EMA weights with the lowest loss on it are kept (0: train on all, keep the last)
+    validation_fraction: float = 0.0
+    validate_every: int = 50
+    validation_points: int = 4096  # fixed (row, t, noise) draws: steps compare on equal terms
 
     def __post_init__(self) -> None:
         require_positive("TrainConfig", lr=self.lr, ema_halflife_samples=self.ema_halflife_samples,
-                         grad_clip=self.grad_clip, span=self.t_max - self.t_min)
+                         grad_clip=self.grad_clip, span=self.t_max - self.t_min,
+                         validate_every=self.validate_every,
+                         validation_points=self.validation_points)
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"TrainConfig: validation_fraction must be in [0, 1), got "
+                             f"{self.validation_fraction}")
 
 
 class TrainingDiverged(RuntimeError):
@@ -129,7 +139,10 @@ class Trainer:
         self.trained = model if net is model.backbone else IFPreconditioner(
             net, model.schedule, model.basis, model.space)
         # the whole training set lives on the device: a batch is a gather, no host transfer
-        self.u = u.to(device, torch.float64)
+        u, self.validation = split_validation(u.to(device, torch.float64), cfg)
+        self.u = u
+        self.best: dict[str, Any] | None = None  # {step, loss, ema}: the selected weights
+        self.validation_curve: list[dict[str, float]] = []
         self.params = list(model.backbone.parameters())
         self.ema_params = list(self.ema.backbone.parameters())
         # fused Adam skips the update on the device when found_inf is set: no host sync
@@ -152,7 +165,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step,
                  "rng": self.gen.get_state(), "fingerprint": json.dumps(self.fingerprint),
-                 "history": json.dumps(self.history)}
+                 "history": json.dumps(self.history), "best": self.best,
+                 "validation_curve": json.dumps(self.validation_curve)}
         with atomic_path(self._ckpt_path()) as tmp:
             torch.save(state, tmp)
 
@@ -175,6 +189,8 @@ class Trainer:
         self.gen.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
         self.step = int(state["step"])
         self.history = json.loads(state["history"])
+        self.best = state.get("best")
+        self.validation_curve = json.loads(state.get("validation_curve", "[]"))
         return None
 
     def _stale(self, state: dict[str, Any]) -> str | None:
@@ -249,6 +265,9 @@ class Trainer:
                     raise TrainingDiverged(
                         f"loss became {mean} between steps {self.step - count + 1} and "
                         f"{self.step}; the last good checkpoint is kept, no model is written")
+            if self.validation is not None and (self.step % self.cfg.validate_every == 0
+                                                or self.step == self.cfg.steps):
+                self.select()
             if at_log:
                 rate = count * self.cfg.batch_size / (time.perf_counter() - t_start)
                 memory = peak_memory_mb(self.device)
@@ -262,6 +281,44 @@ class Trainer:
             if at_ckpt:
                 self.save_checkpoint()
         bar.close()
+        if self.best is not None:
+            self.ema.load_state_dict(self.best["ema"])
+
+    # -- model selection -----------------------------------------------------------------
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        """The EMA weights' loss on the held-out training rows (plain target: unbiased),
+        relative to the Gaussian denoiser's (F = 0) on the same draws, as per band below."""
+        u0, t, noise = self.validation
+        F, target = self.ema.loss_terms(u0, t, noise)
+        return float(((F - target) ** 2).mean() / (target**2).mean())
+
+    def select(self) -> None:
+        """Keep the EMA weights if their validation loss is the lowest so far."""
+        loss = float(self.procs.mean(torch.tensor(self.validation_loss(),
+                                                  device=self.device)))
+        self.validation_curve.append({"step": self.step, "loss": loss})
+        if self.best is None or loss < self.best["loss"]:
+            self.best = {"step": self.step, "loss": loss,
+                         "ema": {k: v.detach().clone() for k, v in self.ema.state_dict().items()}}
+
+
+def split_validation(u: Tensor, cfg: TrainConfig) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+    """(rows to fit, fixed validation draws (u0, t, noise) or None): a seeded share of the
+    rows, each drawn at ``validation_points / n`` fixed times with fixed noise."""
+    n_val = round(cfg.validation_fraction * u.shape[0])
+    if not n_val:
+        return u, None
+    if u.shape[0] - n_val < 2:
+        raise ValueError(f"validation_fraction {cfg.validation_fraction} leaves "
+                         f"{u.shape[0] - n_val} of {u.shape[0]} rows to fit")
+    gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same split everywhere
+    perm = torch.randperm(u.shape[0], generator=gen).to(u.device)
+    held = u[perm[:n_val]].repeat(-(-cfg.validation_points // n_val), 1)
+    t = cfg.t_min + (cfg.t_max - cfg.t_min) * torch.rand(held.shape[0], generator=gen,
+                                                         dtype=torch.float64)
+    noise = torch.randn(held.shape, generator=gen, dtype=torch.float64)
+    return u[perm[n_val:]], (held, t.to(u.device), noise.to(u.device))
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..flow import InflationaryFlow, SolverConfig
+from ..smoothing import add_noise, noise_at_t_min
 from .metrics import calibration_radii, latent_calibration
 
 
@@ -110,15 +111,21 @@ def masked_autoregressive_flow(train: np.ndarray, test: np.ndarray, seed: int, s
 
 
 def inflationary(flow: InflationaryFlow, test: np.ndarray, horizon: float = 1.0,
-                 fit_seconds: float = 0.0) -> Density:
+                 fit_seconds: float = 0.0, smoothing: torch.Generator | None = None) -> Density:
     """``flow.log_prob`` with the solve run to ``horizon`` times the flow's t_max (exact
-    trace), and the calibration of the latents it reaches against N(0, A^2 Sigma)."""
+    trace), and the calibration of the latents it reaches against N(0, A^2 Sigma). With a
+    ``smoothing`` generator (a model of rows smoothed to its t_min, t_min chosen from the
+    data), calibration is of the rows with that noise added, as the flow step checks it."""
     solver = flow.solver
     t_max = solver.t_min + horizon * (solver.t_max - solver.t_min)
     longer = InflationaryFlow(flow.denoiser, flow.basis,
                               SolverConfig(**{**solver.__dict__, "t_max": t_max}))
     with torch.no_grad():
         ll, z = longer.log_prob_and_latent(torch.as_tensor(test))
+        if smoothing is not None:
+            rows = add_noise(torch.as_tensor(test), noise_at_t_min(flow), flow.basis.eigenvectors,
+                             smoothing)
+            z = longer.inflate(rows).value
     var = flow.schedule.latent_variance(t_max)
     dim = test.shape[1]
     cal = latent_calibration(z, var, calibration_radii(dim))

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..basis import EigenBasis
 from ..flow import InflationaryFlow
+from ..smoothing import add_noise, noise_at_t_min
 from .exact import exact_flow
 from .metrics import flow_metrics
 
@@ -33,11 +34,14 @@ def reference_flow(train: Tensor, pca: Mapping[str, np.ndarray], schedule: Mappi
 
 @torch.no_grad()
 def reference_metrics(flow: InflationaryFlow, test: Tensor, n_eval: int, keep: int,
-                      generator: torch.Generator) -> dict[str, Any]:
+                      generator: torch.Generator, smoothed: bool = False) -> dict[str, Any]:
     """The toy metrics of ``flow`` as the flow and metrics steps measure a trained model:
     ``n_eval`` held-out points inflated and round-tripped, min(n_eval, n_test / 2) generated
     against the whole test split (whose halves give the energy-distance floor). ``keep``:
-    the dimensions a PRR schedule keeps (D for PRP)."""
+    the dimensions a PRR schedule keeps (D for PRP). ``smoothed``: the test split gets fresh
+    noise of the flow's t_min first (for a t_min chosen from the data, as the flow step does)."""
+    if smoothed:
+        test = add_noise(test, noise_at_t_min(flow), flow.basis.eigenvectors, generator)
     x = test[: min(n_eval, test.shape[0])]
     up = flow.inflate(x)
     back = flow.generate(up.value)

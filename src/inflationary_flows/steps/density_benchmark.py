@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> None:
             test = dequantize(test, encoding["scale"], args.seed + 1)
         trained = meta["training"]
         fit = training_seconds(trained["history"], trained["config"]["batch_size"])
-        found = [inflationary(flow, test, 1.0, fit), inflationary(flow, test, 2.0, fit),
+        smoothed = "smoothing" in meta["spec"]
+        found = [inflationary(flow, test, horizon, fit, smoothing=torch.Generator().manual_seed(
+                     args.seed + 2) if smoothed else None) for horizon in (1.0, 2.0)]
+        found += [
                  masked_autoregressive_flow(train, test, args.seed, **maf), gaussian(train, test)]
         name = weights.rsplit("/", 1)[-1].removesuffix(".pt")
         for d in found:

@@ -14,6 +14,7 @@ import torch
 from ..datasets import read_dataset
 from ..io import write_h5
 from ..provenance import step_provenance
+from ..smoothing import add_noise, noise_at_t_min
 from ..spec import resolve_dims_to_keep
 from .common import load_flow
 
@@ -61,6 +62,12 @@ def run(args: argparse.Namespace) -> None:
     n_eval = min(args.n_eval or test.shape[0], test.shape[0])
     x = test[:n_eval]
     gen = torch.Generator().manual_seed(args.seed)
+    smoothing = {}
+    if "smoothing" in spec:  # t_min chosen from the data: the model is of the smoothed rows
+        std = noise_at_t_min(flow)
+        smoothed = add_noise(test, std, model.basis.eigenvectors, gen)
+        x = smoothed[:n_eval]
+        smoothing = {"smoothing/std": std.numpy(), "smoothing/test": smoothed.numpy()}
 
     up = flow.inflate(x)
     back = flow.generate(up.value)
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> None:
         "generation/x": samples.value.numpy().astype(np.float32 if image else np.float64),
         "latent_variance": flow.latent_variance().numpy(),
         "eigenvectors": model.basis.eigenvectors.numpy(),
+        **smoothing,
     }
     n_traj = min(args.n_trajectories, n_eval, args.n_generate)
     if n_traj:

@@ -14,6 +14,7 @@ from ..analyses.reference import summary_row
 from ..datasets import read_dataset
 from ..io import read_h5, read_json, write_csv
 from ..provenance import step_provenance
+from ..smoothing import held_out_rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
         if trained["model"] != exact["model"]:
             raise ValueError(f"{exact_path}: model {exact['model']}, not {trained['model']}")
         flow, _ = read_h5(flow_path, "flow", required=["generation/x"])
-        test = torch.as_tensor(read_dataset(data_path, ["test"])[0]["test"])
+        test = torch.as_tensor(held_out_rows(flow, read_dataset(data_path, ["test"])[0]["test"]))
         n = exact["generation"]["n"]
         generated = torch.as_tensor(flow["generation/x"])
         # fewer generated points than the reference's n (toys.n_generate < n): no equal-n value

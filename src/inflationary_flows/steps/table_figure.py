@@ -23,7 +23,11 @@ def run(args: argparse.Namespace) -> None:
     if len(args.flows) != len(args.labels):
         raise ValueError(f"{len(args.flows)} flows but {len(args.labels)} labels")
     mean = read_h5(args.pca, "pca", required=["mean"])[0]["mean"]
-    rows = [(label, principal_views(read_h5(path, "flow")[0], mean, args.components))
-            for path, label in zip(args.flows, args.labels, strict=True)]
-    pair_plot_figure(rows, args.output, args.title, step_provenance("table-figure", args))
+    flows = [read_h5(path, "flow")[0] for path in args.flows]
+    rows = [(label, principal_views(flow, mean, args.components))
+            for flow, label in zip(flows, args.labels, strict=True)]
+    # a t_min chosen from the data: the model, and so its data panel, is of smoothed rows
+    smoothed = any("smoothing/std" in flow for flow in flows)
+    title = f"{args.title}: held-out rows with t_min noise" if smoothed else args.title
+    pair_plot_figure(rows, args.output, title, step_provenance("table-figure", args))
     print(f"{len(rows)} rows -> {args.output}")

@@ -11,7 +11,9 @@ import torch
 from ..analyses.reference import reference_flow, reference_metrics
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
+from ..models import schedule_from_spec
 from ..provenance import step_provenance
+from ..smoothing import resolve_t_min
 from ..spec import resolve_dims_to_keep
 
 
@@ -35,14 +37,20 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     data, _ = read_dataset(args.data)
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
-    schedule = json.loads(args.schedule)
+    # t_min: auto resolves from the training rows exactly as the model's training step does
+    spec = {"schedule": json.loads(args.schedule)}
+    spec = resolve_t_min(spec, schedule_from_spec(spec["schedule"],
+                                                  torch.as_tensor(pca["eigenvalues"])),
+                         data["train"])
+    schedule = spec["schedule"]
     train = torch.as_tensor(data["train"], dtype=torch.float64)
     atoms = train[: args.n_train or train.shape[0]]
     test = torch.as_tensor(data["test"], dtype=torch.float64)
     flow = reference_flow(atoms, pca, schedule, json.loads(args.solver))
     keep = resolve_dims_to_keep(schedule, test.shape[1]) or test.shape[1]
     metrics = reference_metrics(flow, test, args.n_eval, keep,
-                                torch.Generator().manual_seed(args.seed))
+                                torch.Generator().manual_seed(args.seed),
+                                smoothed="smoothing" in spec)
     result = {"kind": "toy_metrics_exact", "model": args.name, "score": "exact (empirical)",
               "schedule": schedule, "dims_to_keep": keep, "n_train": atoms.shape[0],
               **metrics, "provenance": step_provenance("toy-exact-metrics", args)}

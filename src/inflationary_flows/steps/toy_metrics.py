@@ -10,6 +10,7 @@ from ..analyses.metrics import flow_metrics
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
+from ..smoothing import held_out_rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> None:
     data, _ = read_dataset(args.data, ["test"])
     t = {k: torch.as_tensor(v) for k, v in flow.items()}
     x = t["inflation/x"]
-    test = torch.as_tensor(data["test"])
+    test = torch.as_tensor(held_out_rows(flow, data["test"]))
     var = t["latent_variance"]
     keep = int(attrs["dims_to_keep"])
     z = t["inflation/z"]

@@ -18,6 +18,7 @@ from ..datasets import read_dataset
 from ..io import read_h5
 from ..models import build_model, save_model
 from ..provenance import array_hash, config_hash, step_provenance
+from ..smoothing import resolve_t_min
 from ..training import TrainConfig, Trainer, loss_by_time_band
 
 
@@ -61,6 +62,8 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
         spec["backbone"]["image_shape"] = data_attrs["image_shape"]
     torch.manual_seed(args.seed)  # network initialisation, the same in every process
     model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
+    spec = resolve_t_min(spec, model.schedule, data["train"])  # t_min: auto -> a number
+    sched = spec["schedule"]
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
                       t_max=sched["t_max"])
     u_train = model.basis.to_eigen(torch.as_tensor(data["train"], dtype=torch.float64))
@@ -71,8 +74,10 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs, inputs)
     log = sys.stderr if procs.is_main else None
     if log:
-        print(f"training on {device} in {procs.world_size} process(es): {u_train.shape[0]} "
-              f"points, D = {u_train.shape[1]}, "
+        held = (f" ({u_train.shape[0] - trainer.u.shape[0]} more held out for model "
+                f"selection)" if trainer.validation is not None else "")
+        print(f"training on {device} in {procs.world_size} process(es): {trainer.u.shape[0]} "
+              f"points{held}, D = {u_train.shape[1]}, "
               f"{sum(p.numel() for p in model.backbone.parameters())} parameters",
               file=log, flush=True)
     trainer.fit(log=log)
@@ -88,7 +93,12 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     for row in bands:
         print(f"t in [{row['t_lo']:.2f}, {row['t_hi']:.2f}]: loss / Gaussian-denoiser loss = "
               f"{row['ratio']:.4f}", flush=True)
-    extra = {"training": {"config": cfg.__dict__, "history": trainer.history,
+    if trainer.best is not None:
+        print(f"kept the EMA weights of step {trainer.best['step']} (lowest validation loss "
+              f"{trainer.best['loss']:.4f})", flush=True)
+    selection = {"selection": {"step": trainer.best["step"], "loss": trainer.best["loss"],
+                               "curve": trainer.validation_curve}} if trainer.best else {}
+    extra = {"training": {"config": cfg.__dict__, "history": trainer.history, **selection,
                           "loss_by_time_band": bands, "device": str(device),
                           "processes": procs.world_size},
              "provenance": step_provenance("train", args)}

@@ -216,7 +216,11 @@ def _check_toys(config: dict[str, Any]) -> None:
             table = config["data"]["tables"].get(name, {})
             key = (f"data.tables.{name}.dims_to_keep" if table.get("dims_to_keep")
                    else f"schedules.{sched}.dims_to_keep")
-            _check_keep(key, toy_schedule(config, name, sched), dataset_dim(config, name), name)
+            spec = toy_schedule(config, name, sched)
+            _check_keep(key, spec, dataset_dim(config, name), name)
+            if table.get("t_min", "auto") != "auto" and spec["t_min"] >= spec["t_max"]:
+                raise ConfigError(f"config key 'data.tables.{name}.t_min': {spec['t_min']} is "
+                                  f"not below schedules.{sched}.t_max = {spec['t_max']}")
     for fig, sched in toys["figures"].items():
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
@@ -359,12 +363,24 @@ def training_processes(section: Mapping[str, Any], gpus: int) -> int:
 
 
 def toy_schedule(config: Mapping[str, Any], dataset: str, schedule: str) -> dict[str, Any]:
-    """The schedule of a toy model; a table's own dims_to_keep replaces a PRR schedule's."""
+    """The schedule of a toy model; a table's own dims_to_keep replaces a PRR schedule's, its
+    t_min (``auto``: chosen from the data in the training step) the schedule's."""
     spec = dict(config["schedules"][schedule])
-    keep = config["data"]["tables"].get(dataset, {}).get("dims_to_keep")
-    if keep and spec["kind"] == "prr":
-        spec["dims_to_keep"] = keep
+    table = config["data"]["tables"].get(dataset, {})
+    if table.get("dims_to_keep") and spec["kind"] == "prr":
+        spec["dims_to_keep"] = table["dims_to_keep"]
+    if "t_min" in table:
+        spec["t_min"] = table["t_min"]
     return spec
+
+
+def model_training(config: Mapping[str, Any], family: str, dataset: str) -> dict[str, Any]:
+    """The training config of a model: its family's, with a table's validation_fraction."""
+    training = dict(config[family]["training"])
+    table = config["data"]["tables"].get(dataset, {}) if family == "toys" else {}
+    if table.get("validation_fraction"):
+        training["validation_fraction"] = table["validation_fraction"]
+    return training
 
 
 def figure_datasets(config: Mapping[str, Any], figure: str) -> list[str]:

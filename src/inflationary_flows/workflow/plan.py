@@ -22,6 +22,7 @@ from .config import (
     ig_sweep_variants,
     image_variants,
     is_image_set,
+    model_training,
     table1_variants,
     table_models,
     toy_figures,
@@ -231,6 +232,10 @@ class Plan:
             backbone = {"kind": images["backbone"], **images[images["backbone"]]}
             space = images["space"]
         return json_arg({"schedule": sched, "backbone": backbone, "space": space})
+
+    def training(self, family: str, dataset: str) -> str:
+        """The training config a training step gets (a table's validation split added)."""
+        return json_arg(model_training(self.config, family, dataset))
 
     def variant_label(self, variant: str) -> str:
         spec = self.image_variants[variant]
