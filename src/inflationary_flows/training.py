@@ -139,8 +139,7 @@ class Trainer:
         self.trained = model if net is model.backbone else IFPreconditioner(
             net, model.schedule, model.basis, model.space)
         # the whole training set lives on the device: a batch is a gather, no host transfer
-        u, self.validation = split_validation(u.to(device, torch.float64), cfg)
-        self.u = u
+        self.u, self.validation = split_validation(u.to(device, torch.float64), cfg)
         self.best: dict[str, Any] | None = None  # {step, loss, ema}: the selected weights
         self.validation_curve: list[dict[str, float]] = []
         self.params = list(model.backbone.parameters())
@@ -294,9 +293,9 @@ class Trainer:
         return float(((F - target) ** 2).mean() / (target**2).mean())
 
     def select(self) -> None:
-        """Keep the EMA weights if their validation loss is the lowest so far."""
-        loss = float(self.procs.mean(torch.tensor(self.validation_loss(),
-                                                  device=self.device)))
+        """Keep the EMA weights if their validation loss is the lowest so far (every process
+        holds the same EMA and validation draws, so all select alike)."""
+        loss = self.validation_loss()
         self.validation_curve.append({"step": self.step, "loss": loss})
         if self.best is None or loss < self.best["loss"]:
             self.best = {"step": self.step, "loss": loss,
