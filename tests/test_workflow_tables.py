@@ -10,7 +10,7 @@ from conftest import snakemake
 from scipy import stats
 
 from inflationary_flows.datasets import read_dataset
-from inflationary_flows.io import read_csv, read_json, read_provenance
+from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
 
 pytestmark = pytest.mark.workflow
 
@@ -30,6 +30,32 @@ def test_the_real_table_goes_through_the_toy_chain(tiny_run):
     figure = tiny_run / "results/figures/tables/breast_cancer.pdf"
     assert read_provenance(figure)["params"]["labels"] == ["breast_cancer_prp",
                                                            "breast_cancer_prr"]
+
+
+def test_a_table_flow_starts_where_the_noise_reaches_the_neighbours(tiny_run):
+    """t_min: auto and the validation split (the table defaults), checked from the files."""
+    data, _ = read_dataset(tiny_run / "results/data/breast_cancer.h5")
+    model = read_json(tiny_run / "results/models/toys/breast_cancer_prp.json", "model")
+    sched = model["spec"]["schedule"]
+    # exponential PRP: tr C(t) = D gamma0 exp(rho t); the median nearest-neighbour distance
+    dist = np.sqrt(((data["train"][:, None] - data["train"][None]) ** 2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    nearest = float(np.median(dist.min(1)))
+    expected = math.log(nearest**2 / (30 * sched["gamma0"])) / sched["rho"]
+    assert sched["t_min"] == pytest.approx(expected, abs=1e-8)
+    assert model["training"]["config"]["validation_fraction"] == 0.2
+    selection = model["training"]["selection"]
+    assert selection["loss"] == min(c["loss"] for c in selection["curve"])
+    # held-out rows are inflated with fresh noise of variance C(t_min) along each eigen axis
+    flow, _ = read_h5(tiny_run / "results/flows/toys/breast_cancer_prp.h5", "flow")
+    std = np.sqrt(sched["gamma0"] * np.exp(sched["rho"] * sched["t_min"]))
+    np.testing.assert_allclose(flow["smoothing/std"], std, rtol=1e-12)
+    noise = (flow["smoothing/test"] - data["test"]) @ flow["eigenvectors"] / std
+    assert abs(noise.mean()) < 0.1 and abs(noise.var() - 1) < 0.1  # 3420 draws
+    n = flow["inflation/x"].shape[0]
+    np.testing.assert_array_equal(flow["inflation/x"], flow["smoothing/test"][:n])
+    circles, _ = read_h5(tiny_run / "results/flows/toys/circles_prp.h5", "flow")
+    assert "smoothing/test" not in circles  # the toys keep the paper's t_min
 
 
 def test_density_benchmark_rows_and_the_gaussian_closed_form(tiny_run):

@@ -54,11 +54,12 @@ def run(args: argparse.Namespace) -> None:
             test = dequantize(test, encoding["scale"], args.seed + 1)
         trained = meta["training"]
         fit = training_seconds(trained["history"], trained["config"]["batch_size"])
-        smoothed = "smoothing" in meta["spec"]
-        found = [inflationary(flow, test, horizon, fit, smoothing=torch.Generator().manual_seed(
-                     args.seed + 2) if smoothed else None) for horizon in (1.0, 2.0)]
-        found += [
-                 masked_autoregressive_flow(train, test, args.seed, **maf), gaussian(train, test)]
+        smoothed = "smoothing" in meta["spec"]  # a model of rows with its t_min noise
+        found = [inflationary(flow, test, horizon, fit,
+                              torch.Generator().manual_seed(args.seed + 2) if smoothed else None)
+                 for horizon in (1.0, 2.0)]
+        found += [masked_autoregressive_flow(train, test, args.seed, **maf),
+                  gaussian(train, test)]
         name = weights.rsplit("/", 1)[-1].removesuffix(".pt")
         for d in found:
             rows.append({"model": name, "n_train": len(train), "n_eval": len(test),
