@@ -157,3 +157,12 @@ def test_cross_key_rules():
     for key, value, message in cases:
         with pytest.raises(ConfigError, match=message):
             validate_config(_with(key, value), SCHEMA)
+
+
+def test_a_tables_own_t_min_meets_its_schedules_rules():
+    config = _with("data.tables.breast_cancer.t_min", 0.0)
+    config["toys"]["models"]["prpmain"] = ["breast_cancer"]  # the main-text form
+    with pytest.raises(ConfigError, match="'data.tables.breast_cancer.t_min'.*main-text form"):
+        validate_config(config, SCHEMA)
+    config["data"]["tables"]["breast_cancer"]["t_min"] = "auto"  # chosen above C = 0
+    validate_config(config, SCHEMA)

@@ -1,5 +1,8 @@
 """Training: it learns beyond the Gaussian denoiser, and resumes bitwise from checkpoints."""
 
+import copy
+import math
+
 import pytest
 import torch
 
@@ -302,9 +305,10 @@ def test_channels_last_trains_the_same_network_in_nhwc():
 
 
 def validated(x, tmp_path=None, steps=30):
+    # a short EMA half-life, so that the EMA weights move from check to check
     cfg = TrainConfig(steps=steps, batch_size=64, checkpoint_every=10, t_max=15.0,
                       warmup_steps=5, validation_fraction=0.25, validate_every=5,
-                      validation_points=200)
+                      validation_points=200, ema_halflife_samples=100)
     model = make_model(x)
     return Trainer(model, model.basis.to_eigen(x), cfg, tmp_path)
 
@@ -323,20 +327,36 @@ def test_the_validation_rows_are_a_seeded_share_kept_out_of_training():
                                                  strict=True))
 
 
+def with_snapshots(trainer):
+    """Record the EMA weights at every validation check."""
+    snapshots, select = {}, trainer.select
+
+    def snapshot_then_select():
+        snapshots[trainer.step] = copy.deepcopy(trainer.ema.state_dict())
+        select()
+    trainer.select = snapshot_then_select
+    return snapshots
+
+
 def test_the_kept_weights_are_those_of_the_lowest_validation_loss():
     x = four_clusters(200)
     trainer = validated(x)
+    snapshots = with_snapshots(trainer)
     trainer.fit()
     curve = trainer.validation_curve
     assert [c["step"] for c in curve] == list(range(5, 31, 5))
+    assert len({c["loss"] for c in curve}) == len(curve)  # the EMA moves between checks
     best = min(curve, key=lambda c: c["loss"])
     assert trainer.best["step"] == best["step"] and trainer.best["loss"] == best["loss"]
-    # the EMA the trainer ends with is the selected one, re-evaluated from scratch
+    # the trainer ends with the weights of that check, whose loss re-evaluates the same
+    for name, value in trainer.ema.state_dict().items():
+        assert torch.equal(value, snapshots[best["step"]][name]), name
     assert trainer.validation_loss() == best["loss"]
-    if best["step"] != 30:  # then the last weights differ from the kept ones
-        last = validated(x, steps=best["step"])
-        last.fit()
-        assert_weights_equal(last.ema, trainer.ema)
+    # on these four tight clusters the EMA keeps improving: the last check is the best, and
+    # a later worse check would not replace it (the minimum, not the last, is kept)
+    trainer.validation_curve, trainer.best["loss"] = [], -1.0
+    trainer.select()
+    assert trainer.best["loss"] == -1.0 and trainer.validation_curve[0]["loss"] > -1.0
 
 
 def test_a_resumed_run_keeps_the_same_selection(tmp_path):
@@ -352,10 +372,18 @@ def test_a_resumed_run_keeps_the_same_selection(tmp_path):
             first.save_checkpoint()
     resumed = validated(x, tmp_path)
     assert resumed.try_resume() is None and resumed.step == 20
+    assert [c["step"] for c in resumed.validation_curve] == [5, 10, 15, 20]
     resumed.fit()
     assert resumed.validation_curve == straight.validation_curve
     assert resumed.best["step"] == straight.best["step"]
     assert_weights_equal(straight.ema, resumed.ema)
+
+
+def test_a_non_finite_validation_loss_is_never_kept():
+    trainer = validated(four_clusters(200))
+    trainer.validation_loss = lambda: float("nan")
+    trainer.select()
+    assert trainer.best is None and math.isnan(trainer.validation_curve[0]["loss"])
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0])

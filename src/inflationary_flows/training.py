@@ -125,7 +125,8 @@ class Trainer:
         self.model = model.to(device)
         if cfg.channels_last:
             model.backbone.to(memory_format=torch.channels_last)  # activations follow weights
-        self.ema = copy.deepcopy(model).requires_grad_(False)
+        # never trained: evaluation mode, so that dropout is off where it is evaluated
+        self.ema = copy.deepcopy(model).requires_grad_(False).eval()
         net = model.backbone
         if procs.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -287,16 +288,22 @@ class Trainer:
     @torch.no_grad()
     def validation_loss(self) -> float:
         """The EMA weights' loss on the held-out training rows (plain target: unbiased),
-        relative to the Gaussian denoiser's (F = 0) on the same draws, as per band below."""
-        u0, t, noise = self.validation
-        F, target = self.ema.loss_terms(u0, t, noise)
-        return float(((F - target) ** 2).mean() / (target**2).mean())
+        relative to the Gaussian denoiser's (F = 0) on the same draws, as per band below;
+        evaluated a training batch at a time, so that memory stays that of a step."""
+        loss = linear = 0.0
+        for u0, t, noise in zip(*(d.split(self.cfg.batch_size) for d in self.validation),
+                                strict=True):
+            F, target = self.ema.loss_terms(u0, t, noise)
+            loss, linear = loss + ((F - target) ** 2).sum(), linear + (target**2).sum()
+        return float(loss / linear)
 
     def select(self) -> None:
         """Keep the EMA weights if their validation loss is the lowest so far (every process
         holds the same EMA and validation draws, so all select alike)."""
         loss = self.validation_loss()
         self.validation_curve.append({"step": self.step, "loss": loss})
+        if not math.isfinite(loss):
+            return
         if self.best is None or loss < self.best["loss"]:
             self.best = {"step": self.step, "loss": loss,
                          "ema": {k: v.detach().clone() for k, v in self.ema.state_dict().items()}}
@@ -304,13 +311,13 @@ class Trainer:
 
 def split_validation(u: Tensor, cfg: TrainConfig) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """(rows to fit, fixed validation draws (u0, t, noise) or None): a seeded share of the
-    rows, each drawn at ``validation_points / n`` fixed times with fixed noise."""
+    rows, each drawn ceil(``validation_points`` / n) times at fixed times with fixed noise."""
     n_val = round(cfg.validation_fraction * u.shape[0])
     if not n_val:
         return u, None
     if u.shape[0] - n_val < 2:
-        raise ValueError(f"validation_fraction {cfg.validation_fraction} leaves "
-                         f"{u.shape[0] - n_val} of {u.shape[0]} rows to fit")
+        raise ValueError(f"training config key 'validation_fraction': {cfg.validation_fraction} "
+                         f"leaves {u.shape[0] - n_val} of {u.shape[0]} rows to fit")
     gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same split everywhere
     perm = torch.randperm(u.shape[0], generator=gen).to(u.device)
     held = u[perm[:n_val]].repeat(-(-cfg.validation_points // n_val), 1)

@@ -218,9 +218,11 @@ def _check_toys(config: dict[str, Any]) -> None:
                    else f"schedules.{sched}.dims_to_keep")
             spec = toy_schedule(config, name, sched)
             _check_keep(key, spec, dataset_dim(config, name), name)
-            if table.get("t_min", "auto") != "auto" and spec["t_min"] >= spec["t_max"]:
-                raise ConfigError(f"config key 'data.tables.{name}.t_min': {spec['t_min']} is "
-                                  f"not below schedules.{sched}.t_max = {spec['t_max']}")
+            if table.get("t_min", "auto") != "auto":  # a number replaces the schedule's
+                if spec["t_min"] >= spec["t_max"]:
+                    raise ConfigError(f"config key 'data.tables.{name}.t_min': {spec['t_min']} "
+                                      f"is not below schedules.{sched}.t_max = {spec['t_max']}")
+                _check_schedule(f"data.tables.{name}", spec)
     for fig, sched in toys["figures"].items():
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
