@@ -49,6 +49,8 @@ def test_auto_t_min_resolves_to_the_neighbour_distance_and_a_number_stays():
     t_min = resolved["schedule"]["t_min"]
     assert resolved["smoothing"]["t_min"] == t_min > 0
     assert abs(noise_norm(sched, t_min) - median_neighbour_distance(x)) < 1e-9
+    with pytest.raises(ValueError, match=r"^rows\.csv: t_min auto: .*raise t_max"):
+        resolve_t_min({"schedule": {"t_min": "auto", "t_max": 0.5}}, sched, x * 100, "rows.csv")
 
 
 def test_added_noise_is_the_flows_t_min_noise_along_its_eigen_axes():

@@ -48,16 +48,20 @@ def time_at_noise_norm(schedule: Schedule, norm: float, t_max: float) -> float:
     return float(brentq(lambda t: noise_norm(schedule, t) - norm, 0.0, t_max, xtol=1e-10))
 
 
-def resolve_t_min(spec: dict[str, Any], schedule: Schedule,
-                  x_train: np.ndarray) -> dict[str, Any]:
+def resolve_t_min(spec: dict[str, Any], schedule: Schedule, x_train: np.ndarray,
+                  source: str = "training rows") -> dict[str, Any]:
     """The model spec with a numeric schedule t_min: ``auto`` is replaced by the time at which
     the noise reaches the training rows' median neighbour distance, recorded under
-    ``smoothing`` (which tells the flow step to check held-out rows at that time)."""
+    ``smoothing`` (which tells the flow step to check held-out rows at that time). Errors
+    name ``source``, the file the rows come from."""
     sched = spec["schedule"]
     if sched["t_min"] != AUTO:
         return spec
-    distance = median_neighbour_distance(x_train)
-    t_min = time_at_noise_norm(schedule, distance, sched["t_max"])
+    try:
+        distance = median_neighbour_distance(x_train)
+        t_min = time_at_noise_norm(schedule, distance, sched["t_max"])
+    except ValueError as err:
+        raise ValueError(f"{source}: t_min auto: {err}") from None
     return {**spec, "schedule": {**sched, "t_min": t_min},
             "smoothing": {"rule": "noise RMS norm = median nearest-neighbour distance",
                           "neighbour_distance": distance, "t_min": t_min}}

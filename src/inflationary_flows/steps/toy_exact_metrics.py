@@ -39,12 +39,9 @@ def run(args: argparse.Namespace) -> None:
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     # t_min: auto resolves from the training rows exactly as the model's training step does
     spec = {"schedule": json.loads(args.schedule)}
-    try:
-        spec = resolve_t_min(spec, schedule_from_spec(spec["schedule"],
-                                                      torch.as_tensor(pca["eigenvalues"])),
-                             data["train"])
-    except ValueError as err:
-        raise ValueError(f"{args.data}: t_min auto: {err}") from None
+    spec = resolve_t_min(spec, schedule_from_spec(spec["schedule"],
+                                                  torch.as_tensor(pca["eigenvalues"])),
+                         data["train"], args.data)
     schedule = spec["schedule"]
     train = torch.as_tensor(data["train"], dtype=torch.float64)
     atoms = train[: args.n_train or train.shape[0]]

@@ -62,10 +62,7 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
         spec["backbone"]["image_shape"] = data_attrs["image_shape"]
     torch.manual_seed(args.seed)  # network initialisation, the same in every process
     model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
-    try:
-        spec = resolve_t_min(spec, model.schedule, data["train"])  # t_min: auto -> a number
-    except ValueError as err:
-        raise ValueError(f"{args.data}: t_min auto: {err}") from None
+    spec = resolve_t_min(spec, model.schedule, data["train"], args.data)  # auto -> a number
     sched = spec["schedule"]
     cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
                       t_max=sched["t_max"])
