@@ -160,6 +160,7 @@ def test_an_edit_reruns_exactly_the_rules_it_affects(tmp_path):
                                     "warmup_steps": 1, "checkpoint_every": 4},
                        "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3}},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
                               "density": {"models": []}, "embedded": {"base": ""}},
               "images": {"datasets": []}}

@@ -68,6 +68,19 @@ BAD = [
     ("toys.training.steps", 1500.0, "'toys.training.steps'.*not of type 'integer'"),
     ("seed", 3.0, "'seed'.*not of type 'integer'"),
     ("data.n_train", 10**13, "'data.n_train'.*GiB or more, above this machine's"),
+    ("calibration.prr_generation.schedule", "prp",
+     "'calibration.prr_generation.schedule': 'prp' is not a PRR schedule"),
+    # the default gaps reach 3: a negative compressed rate in the main-text form
+    ("calibration.prr_generation.schedule", "prrmain",
+     "'calibration.prr_generation.inflation_gaps': 3.0 gives negative rates"),
+    ("calibration.prr_generation.datasets", ["digits"],
+     "'calibration.prr_generation.datasets': 'digits' is not in data.toys"),
+    ("calibration.prr_generation.points", 6000,
+     "'calibration.prr_generation.points': 6000 needs data.n_test >= 12000"),
+    ("calibration.prr_generation.atoms", 30000,
+     "'calibration.prr_generation.atoms': 30000 needs data.n_train >= 30000"),
+    ("calibration.prr_generation.inflation_gaps", [],
+     "'calibration.prr_generation.inflation_gaps'"),
     ("toys.n_generate", 10**12, "'toys.n_generate'.*GiB or more, above this machine's"),
 ]
 

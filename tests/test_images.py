@@ -131,6 +131,7 @@ def test_image_datasets_through_dataset_pca_and_table_rules(tmp_path):
               "pca": {"batch_size": 7},
               "toys": {"models": {"prp": [], "prr": []}, "animations": []},
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
+                              "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
                               "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}

@@ -14,7 +14,7 @@ def test_figures_are_real_pdfs_with_provenance(tiny_run):
     for name, step in (("fig1", "duality"), ("fig4", "posterior-report"),
                        ("supp_pr", "pr-over-time"), ("supp_residuals", "residuals"),
                        ("supp_coverage", "coverage-report"), ("supp_solvers", "solver-accuracy"),
-                       ("supp_embedded", "embedded")):
+                       ("supp_embedded", "embedded"), ("supp_prr", "prr-generation")):
         path = tiny_run / f"results/figures/{name}.pdf"
         assert path.read_bytes()[:4] == b"%PDF" and path.stat().st_size > 5000, name
         assert read_provenance(path)["step"] == step
@@ -73,3 +73,13 @@ def test_embedded_toys_keep_neighbourhoods_of_the_noiseless_sets(tiny_run):
     assert np.abs(data["curved"] - data["flat"]).max() > 0.1
     for row in models.values():
         assert len(row["knn_overlap"]) == 11 and row["end"] > 2 * result["chance"]
+
+
+def test_prr_generation_sweeps_the_configured_grid(tiny_run):
+    sweep = yaml.safe_load((tiny_run / "tiny.yaml").read_text())["calibration"]["prr_generation"]
+    rows = read_json(tiny_run / "results/metrics/prr_generation.json",
+                     "prr_generation")["datasets"]["circles"]
+    assert [(r["t_max"], r["inflation_gap"]) for r in rows] == [
+        (t, g) for t in sweep["t_max"] for g in sweep["inflation_gaps"]]
+    # circles: D = 2, d = 1, so IG 2 is the paper's "orig" gap D / (D - d)
+    assert all(r["keep"] == 1 and r["n"] == sweep["points"] and r["is_orig_gap"] for r in rows)

@@ -34,6 +34,7 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path):
     image_models = len(images["datasets"]) * (1 + len(images["dims_to_keep"]))  # prp, prr<d>
     models = toy_models + image_models + embedded  # each embedded set under one schedule
     once = ["participation_ratio_table", "duality", "posterior_report", "pr_over_time",
+            "prr_generation",
             "solver_accuracy", "coverage_report", "embedded", "residuals", "classifier",
             "spectra_figure", "image_figure", "image_table", "density_benchmark",
             "provenance_table", "summary_table", "all"]

@@ -33,6 +33,7 @@ STEPS: dict[str, str] = {
     "coverage": "coverage of credible regions through a trained flow",
     "coverage-report": "supp_coverage.pdf from the coverage runs",
     "solver-accuracy": "error against NFE per solver (supp_solvers.pdf)",
+    "prr-generation": "PRR against T and IG, exact score, two priors (supp_prr.pdf)",
     "embedded": "embedded toys: local structure along inflation (PDF, JSON)",
     "classifier": "train the digits classifier of the digits Frechet distance",
     "image-metrics": "image round-trip MSE (8-bit), calibration, Frechet",

@@ -122,6 +122,50 @@ rule pr_over_time:
         "--output-metrics {output.metrics} > {log} 2>&1"
 
 
+rule prr_generation:
+    """PRR against T and IG, exact score: calibration, and samples from two priors."""
+    input:
+        data=expand("results/data/{dataset}.h5", dataset=PLAN.prr_sweep_sets),
+        code=code("prr_generation"),
+    output:
+        figure=report(
+            "results/figures/supp_prr.pdf",
+            caption="../report/supp_prr.rst",
+            category="Figures",
+        ),
+        metrics="results/metrics/prr_generation.json",
+    log:
+        "logs/prr_generation.log",
+    benchmark:
+        "benchmarks/prr_generation.tsv"
+    conda:
+        env("torch")
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    params:
+        labels=" ".join(PLAN.prr_sweep_sets),
+        schedule=json_arg(
+            config["schedules"][config["calibration"]["prr_generation"]["schedule"]]
+        ),
+        t_max=" ".join(map(str, config["calibration"]["prr_generation"]["t_max"])),
+        gaps=" ".join(
+            map(str, config["calibration"]["prr_generation"]["inflation_gaps"])
+        ),
+        atoms=config["calibration"]["prr_generation"]["atoms"],
+        bandwidth=config["calibration"]["prr_generation"]["bandwidth"],
+        points=config["calibration"]["prr_generation"]["points"],
+        solver=json_arg(config["toys"]["solver"]),
+        seed=PLAN.seed("prr_generation"),
+    shell:
+        "python -m inflationary_flows prr-generation --data {input.data} "
+        "--labels {params.labels} --schedule {params.schedule} --t-max {params.t_max} "
+        "--inflation-gaps {params.gaps} --atoms {params.atoms} "
+        "--bandwidth {params.bandwidth} --points {params.points} --solver {params.solver} "
+        "--seed {params.seed} --threads {threads} --output-figure {output.figure} "
+        "--output-metrics {output.metrics} > {log} 2>&1"
+
+
 rule residuals:
     """Temporal correlation of the trained denoisers' residuals (paper appendix C.3)."""
     input:

@@ -253,6 +253,7 @@ def _check_toys(config: dict[str, Any]) -> None:
     if pr["datasets"] and config["data"]["n_train"] < pr["atoms"]:
         raise ConfigError(f"config key 'calibration.pr_over_time.atoms': {pr['atoms']} needs "
                           f"data.n_train >= {pr['atoms']}")
+    _check_prr_generation(config)
     for analysis in ("posterior", "coverage"):
         for name in config["calibration"][analysis]["models"]:
             if name not in models:
@@ -270,6 +271,34 @@ def _check_toys(config: dict[str, Any]) -> None:
     if config["data"]["n_test"] < 2 * toys["n_eval"]:
         raise ConfigError(f"config key 'toys.n_eval': {toys['n_eval']} needs data.n_test >= "
                           f"{2 * toys['n_eval']} (held-out reference plus noise floor)")
+
+
+def _check_prr_generation(config: dict[str, Any]) -> None:
+    sweep, key = config["calibration"]["prr_generation"], "calibration.prr_generation"
+    if not sweep["datasets"]:
+        return
+    schedules = config["schedules"]
+    spec = schedules.get(sweep["schedule"])
+    if spec is None or spec["kind"] != "prr":
+        prr = [n for n, s in schedules.items() if s["kind"] == "prr"]
+        raise ConfigError(f"config key '{key}.schedule': '{sweep['schedule']}' is not a PRR "
+                          f"schedule (allowed: {', '.join(prr) or 'none'})")
+    if spec["form"] == "proportional" and max(sweep["inflation_gaps"]) > 2:
+        raise ConfigError(f"config key '{key}.inflation_gaps': {max(sweep['inflation_gaps'])} "
+                          "gives negative rates in the proportional form (allowed: <= 2)")
+    for name in sweep["datasets"]:
+        if name not in config["data"]["toys"]:
+            raise ConfigError(f"config key '{key}.datasets': '{name}' is not in data.toys "
+                              f"(allowed: {', '.join(config['data']['toys'])})")
+        _check_keep(f"schedules.{sweep['schedule']}.dims_to_keep", spec,
+                    dataset_dim(config, name), name)
+    data = config["data"]
+    if data["n_train"] < sweep["atoms"]:
+        raise ConfigError(f"config key '{key}.atoms': {sweep['atoms']} needs data.n_train >= "
+                          f"{sweep['atoms']}")
+    if data["n_test"] < 2 * sweep["points"]:
+        raise ConfigError(f"config key '{key}.points': {sweep['points']} needs data.n_test >= "
+                          f"{2 * sweep['points']} (samples against two held-out halves)")
 
 
 def _check_density(config: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ class Plan:
         self.figures = toy_figures(config)
         self.posterior_models = calibration["posterior"]["models"]
         self.pr_datasets = calibration["pr_over_time"]["datasets"]
+        self.prr_sweep_sets = calibration["prr_generation"]["datasets"]
         self.coverage_models = calibration["coverage"]["models"]
         self.solver_model = calibration["solvers"]["model"]
         self.embedded_sets = list(embedded_toys(config))
@@ -89,6 +90,8 @@ class Plan:
             targets += ["results/figures/fig4.pdf", "results/metrics/hmc_calibration.json"]
         if self.pr_datasets:
             targets += ["results/figures/supp_pr.pdf", "results/metrics/pr_over_time.json"]
+        if self.prr_sweep_sets:
+            targets += ["results/figures/supp_prr.pdf", "results/metrics/prr_generation.json"]
         if self.solver_model:
             targets += ["results/figures/supp_solvers.pdf",
                         "results/metrics/solver_accuracy.json"]
