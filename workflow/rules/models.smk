@@ -63,9 +63,10 @@ rule flow:
         # image models record no trajectories (figures show end states)
         n_trajectories=lambda w: config[w.family].get("n_trajectories", 0),
         frames=lambda w: config[w.family].get("frames", 2),
+        training_latents=lambda w: config[w.family].get("prr_training_latents", 0),
     shell:
         "python -m inflationary_flows flow --model {input.weights} --model-spec {input.spec} "
         "--data {input.data} --solver {params.solver} --n-eval {params.n_eval} "
         "--n-generate {params.n_generate} --n-trajectories {params.n_trajectories} "
-        "--frames {params.frames} "
+        "--frames {params.frames} --training-latents {params.training_latents} "
         "--seed {params.seed} --threads {threads} --output {output} > {log} 2>&1"

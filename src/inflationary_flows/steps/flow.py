@@ -11,6 +11,7 @@ import argparse
 import numpy as np
 import torch
 
+from ..analyses.prr_generation import compressed_from_latents
 from ..datasets import read_dataset
 from ..io import write_h5
 from ..provenance import step_provenance
@@ -30,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-trajectories", type=int, default=1000,
                         help="points whose trajectories are recorded (0: none)")
     parser.add_argument("--frames", type=int, default=41, help="recorded times per trajectory")
+    parser.add_argument("--training-latents", type=int, default=0,
+                        help="PRR: training rows whose latents give the compressed coordinates "
+                             "of a second generated set (0: none)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", required=True)
@@ -51,12 +55,28 @@ def trajectories(model, flow, x: torch.Tensor, prior: torch.Tensor, n_frames: in
     }
 
 
+def from_training_latents(flow, train, prior: torch.Tensor, keep: int, smoothed: bool,
+                          seed: int) -> dict:
+    """PRR samples from the same ``prior`` draws with their compressed coordinates from the
+    latents of training rows (:func:`compressed_from_latents`); the rows get t_min noise
+    first where the model is of smoothed rows. Its own generator: the other draws stay."""
+    train = torch.as_tensor(train, dtype=torch.float64)
+    if smoothed:
+        gen = torch.Generator().manual_seed(seed + 1)
+        train = add_noise(train, noise_at_t_min(flow), flow.basis.eigenvectors, gen)
+    latents = flow.inflate(train).value
+    samples = flow.generate(compressed_from_latents(prior, latents, keep))
+    return {"generation/x_training_latents": samples.value.numpy()}
+
+
 @torch.no_grad()
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model, meta, flow = load_flow(args)
     spec = meta["spec"]
-    data, data_attrs = read_dataset(args.data, ["test"])
+    # training rows only where they are used (an image set's would be large)
+    data, data_attrs = read_dataset(args.data, ["train", "test"] if args.training_latents
+                                    else ["test"])
     test = torch.as_tensor(data["test"], dtype=torch.float64)
     # a small table may hold fewer held-out rows than the family's n_eval: use them all
     n_eval = min(args.n_eval or test.shape[0], test.shape[0])
@@ -78,6 +98,10 @@ def run(args: argparse.Namespace) -> None:
 
     dim = x.shape[1]
     keep = resolve_dims_to_keep(spec["schedule"], dim) or dim
+    remedy = {}
+    if args.training_latents and keep < dim:
+        remedy = from_training_latents(flow, data["train"][: args.training_latents], prior,
+                                       keep, "smoothing" in spec, args.seed)
     # generated images need no float64 (50K CIFAR-sized samples would be 1.2 GB)
     image = data_attrs["params"].get("encoding") is not None
     arrays = {
@@ -88,7 +112,7 @@ def run(args: argparse.Namespace) -> None:
         "generation/x": samples.value.numpy().astype(np.float32 if image else np.float64),
         "latent_variance": flow.latent_variance().numpy(),
         "eigenvectors": model.basis.eigenvectors.numpy(),
-        **smoothing,
+        **smoothing, **remedy,
     }
     n_traj = min(args.n_trajectories, n_eval, args.n_generate)
     if n_traj:

@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from ..analyses.metrics import flow_metrics
+from ..analyses.metrics import flow_metrics, generation_quality
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> None:
         "schedule": attrs["schedule"], "dims_to_keep": keep, "nfe": attrs["nfe"],
         **flow_metrics(x, z, t["roundtrip/x_back"], generated, test, var, keep),
     }
+    if "generation/x_training_latents" in t:  # PRR: compressed coordinates from training
+        result["generation_training_latents"] = generation_quality(
+            t["generation/x_training_latents"][: test.shape[0] // 2], test)
     result["provenance"] = step_provenance("toy-metrics", args)
     write_json(args.output, result)
     cal = result["latent_calibration"]
