@@ -1,6 +1,5 @@
 # Inflationary flows (de Albuquerque & Pearson, NeurIPS 2024), reproduced.
 # The DAG only: every rule calls `python -m inflationary_flows <step>`; the science is in src/.
-import re
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -18,8 +17,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     dataset="|".join(PLAN.datasets) or "none",
     family="toys|images",
-    # toy schedule names, or image variants (prp, prr<d>, prr<d>-ig<IG>)
-    schedule="|".join(map(re.escape, [*PLAN.schedules, *PLAN.image_variants])) or "none",
+    schedule=PLAN.schedule_pattern(),
     model="|".join(PLAN.toy_models) or "none",
     figure="|".join(PLAN.figures) or "none",
 

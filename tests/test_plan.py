@@ -115,3 +115,17 @@ def test_image_inputs_labels_and_fid():
 def test_helpers():
     assert model_dataset("s_curve_prr") == "s_curve"
     assert shlex.split(json_arg({"b": 1, "a": "x y"})) == ['{"a": "x y", "b": 1}']
+
+
+def test_replicates_are_further_seeds_of_the_same_models():
+    p = plan(toys__replicates=3)
+    assert p.replicates["moons_prp"] == ["moons_prp-r1", "moons_prp-r2"]
+    assert len(p.replicate_models) == 2 * len(p.toy_models)
+    assert p.replicate_schedules == ["prp-r1", "prp-r2", "prr-r1", "prr-r2"]
+    targets = p.main_targets()
+    assert "results/metrics/toys/swirl_prr-r2.json" in targets
+    # the same schedule (a table's own dims_to_keep and t_min too), its own seed
+    assert p.model_spec("toys", "breast_cancer", "prr-r1") == p.model_spec(
+        "toys", "breast_cancer", "prr")
+    assert p.seed("train", "moons", "prp-r1") != p.seed("train", "moons", "prp")
+    assert plan().replicate_models == []

@@ -20,11 +20,16 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_default_target_plans_a_job_per_configured_item(tmp_path):
+@pytest.mark.parametrize("variant", [None, "replicates.yaml"])
+def test_default_target_plans_a_job_per_configured_item(tmp_path, variant):
     """The default config's dry run: the per-item rules plan as many jobs as config.yaml (with
-    the schema's defaults) names items, every other rule of the default target runs once."""
-    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()),
-                             load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    the schema's defaults) names items, every other rule of the default target runs once;
+    with configs/replicates.yaml each toy model is trained, integrated and measured once per
+    seed (its exact reference once)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if variant:
+        config["toys"] |= yaml.safe_load((REPO / "configs" / variant).read_text())["toys"]
+    config = validate_config(config, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
     data, toys, images, cal = (config[k] for k in ("data", "toys", "images", "calibration"))
     assert images["ig_sweep"]["inflation_gaps"] == []  # no sweep models, no sweep table
     embedded = 4 if cal["embedded"]["base"] else 0  # flat, curved and their noisy twins
@@ -32,19 +37,21 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path):
                 + int(data["digits"]) + embedded)
     toy_models = sum(len(sets) for sets in toys["models"].values())
     image_models = len(images["datasets"]) * (1 + len(images["dims_to_keep"]))  # prp, prr<d>
-    models = toy_models + image_models + embedded  # each embedded set under one schedule
+    seeds = toy_models * (toys["replicates"] - 1)
+    models = toy_models + seeds + image_models + embedded  # embedded: under one schedule
     once = ["participation_ratio_table", "duality", "posterior_report", "pr_over_time",
             "prr_generation",
             "solver_accuracy", "coverage_report", "embedded", "residuals", "classifier",
             "spectra_figure", "image_figure", "image_table", "density_benchmark",
             "provenance_table", "summary_table", "all"]
     expected = {"dataset": datasets, "pca": datasets, "train": models, "flow": models,
-                "toy_metrics": toy_models, "toy_exact_metrics": toy_models,
+                "toy_metrics": toy_models + seeds, "toy_exact_metrics": toy_models,
                 "image_metrics": image_models,
                 "toy_figure": len(toys["figures"]), "toy_animation": len(toys["animations"]),
                 "table_figure": len(data["tables"]), "posterior": len(cal["posterior"]["models"]),
                 "coverage": len(cal["coverage"]["models"]), **dict.fromkeys(once, 1)}
-    assert job_counts(snakemake(tmp_path, "--dry-run")) == expected
+    extra = {"config": REPO / "configs" / variant} if variant else {}
+    assert job_counts(snakemake(tmp_path, "--dry-run", **extra)) == expected
 
 
 def test_cli_lists_every_step():

@@ -1,10 +1,13 @@
 """The exact-score references of the tiny run's toy models and the summary table."""
 
 import json
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from inflationary_flows.io import read_csv, read_json
+from inflationary_flows.io import read_csv, read_json, write_json
 
 TOY_MODELS = ["circles_prp", "s_curve_prp", "breast_cancer_prp", "circles_prr", "s_curve_prr",
               "breast_cancer_prr"]
@@ -55,3 +58,48 @@ def test_summary_rows_are_the_metrics_side_by_side(tiny_run):
         # at equal n, the ratio measured again from the flow file is the metrics' own
         assert int(row["n_ratio_exact"]) == int(row["n_ratio_trained"])
         assert row["ratio_trained_at_n_exact"] == row["ratio_trained"]
+
+
+def test_summary_aggregates_further_training_seeds(tiny_run, tmp_path):
+    """Two further 'seeds' of every model (its metrics with the calibration gap and ratio
+    scaled): the step's mean and sd columns are numpy's over the three."""
+    metrics = tiny_run / "results/metrics/toys"
+    replicates = []
+    for model in TOY_MODELS:
+        base = read_json(metrics / f"{model}.json", "toy_metrics")
+        for k, scale in ((1, 1.5), (2, 0.5)):
+            seed = json.loads(json.dumps(base))
+            seed["model"] = f"{model}-r{k}"
+            seed["latent_calibration"]["max_abs_error"] *= scale
+            seed["generation"]["ratio"] *= scale
+            write_json(tmp_path / f"{model}-r{k}.json", seed)
+            replicates.append(str(tmp_path / f"{model}-r{k}.json"))
+    args = [sys.executable, "-m", "inflationary_flows", "summary-table",
+            "--trained", *(str(metrics / f"{m}.json") for m in TOY_MODELS),
+            "--exact", *(str(metrics / f"{m}_exact.json") for m in TOY_MODELS),
+            "--flows", *(str(tiny_run / f"results/flows/toys/{m}.h5") for m in TOY_MODELS),
+            "--data", *(str(tiny_run / f"results/data/{m.rsplit('_', 1)[0]}.h5")
+                        for m in TOY_MODELS)]
+    out = tmp_path / "summary.csv"
+    subprocess.run([*args, "--replicates", *replicates, "--output", str(out)], check=True,
+                   cwd=tiny_run)
+    for row, model in zip(read_csv(out), TOY_MODELS, strict=True):
+        base = read_json(metrics / f"{model}.json", "toy_metrics")
+        gaps = 100 * base["latent_calibration"]["max_abs_error"] * np.array([1, 1.5, 0.5])
+        ratios = base["generation"]["ratio"] * np.array([1, 1.5, 0.5])
+        assert row["replicates"] == "3"
+        assert float(row["calibration_max_gap_pp_trained_mean"]) == pytest.approx(
+            gaps.mean(), abs=5e-4)
+        assert float(row["calibration_max_gap_pp_trained_sd"]) == pytest.approx(
+            gaps.std(ddof=1), abs=5e-4)
+        assert float(row["ratio_trained_sd"]) == pytest.approx(ratios.std(ddof=1), abs=5e-4)
+        # unchanged over the seeds: sd 0
+        assert row["kept_dims_max_gap_pp_trained_sd"] == ("" if model.endswith("prp")
+                                                          else "0.000")
+    # a file of another model, or a count that does not split over the models, is refused
+    bad = subprocess.run([*args, "--replicates", *replicates[1:], replicates[0],
+                          "--output", str(out)], capture_output=True, text=True, cwd=tiny_run)
+    assert bad.returncode == 1 and "not a seed of circles_prp" in bad.stderr
+    bad = subprocess.run([*args, "--replicates", *replicates[1:], "--output", str(out)],
+                         capture_output=True, text=True, cwd=tiny_run)
+    assert bad.returncode == 1 and "do not split evenly" in bad.stderr

@@ -40,6 +40,7 @@ rule summary_table:
         exact=[f"results/metrics/toys/{m}_exact.json" for m in PLAN.toy_models],
         flows=[f"results/flows/toys/{m}.h5" for m in PLAN.toy_models],
         data=[f"results/data/{model_dataset(m)}.h5" for m in PLAN.toy_models],
+        replicates=[f"results/metrics/toys/{m}.json" for m in PLAN.replicate_models],
         code=code("summary_table"),
     output:
         report(
@@ -56,4 +57,4 @@ rule summary_table:
     shell:
         "python -m inflationary_flows summary-table --trained {input.trained} "
         "--exact {input.exact} --flows {input.flows} --data {input.data} "
-        "--output {output} > {log} 2>&1"
+        "--replicates {input.replicates} --output {output} > {log} 2>&1"

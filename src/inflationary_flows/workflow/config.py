@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -396,7 +397,7 @@ def training_processes(section: Mapping[str, Any], gpus: int) -> int:
 def toy_schedule(config: Mapping[str, Any], dataset: str, schedule: str) -> dict[str, Any]:
     """The schedule of a toy model; a table's own dims_to_keep replaces a PRR schedule's, its
     t_min (``auto``: chosen from the data in the training step) the schedule's."""
-    spec = dict(config["schedules"][schedule])
+    spec = dict(config["schedules"][replicate_base(schedule)])
     table = config["data"]["tables"].get(dataset, {})
     if table.get("dims_to_keep") and spec["kind"] == "prr":
         spec["dims_to_keep"] = table["dims_to_keep"]
@@ -444,6 +445,22 @@ def density_family(config: Mapping[str, Any], model: str) -> str:
 def toy_models(config: Mapping[str, Any]) -> list[str]:
     """Every toy model as '<dataset>_<schedule>'."""
     return [f"{d}_{s}" for s, datasets in config["toys"]["models"].items() for d in datasets]
+
+
+_REPLICATE = re.compile(r"-r\d+$")
+
+
+def replicate_base(name: str) -> str:
+    """A further training seed's model or schedule name without its '-r<k>' suffix
+    ('moons_prp-r2' -> 'moons_prp', 'prp-r2' -> 'prp'); other names unchanged."""
+    return _REPLICATE.sub("", name)
+
+
+def replicate_models(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each toy model's further training seeds (toys.replicates - 1 of them), as
+    '<dataset>_<schedule>-r<k>': the same data, PCA and config, their own seeds."""
+    extra = range(1, config["toys"]["replicates"])
+    return {m: [f"{m}-r{k}" for k in extra] for m in toy_models(config)}
 
 
 EMBEDDINGS = {"flat": (False, False), "curved": (True, False), "flat_noisy": (False, True),

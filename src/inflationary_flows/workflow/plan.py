@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from .config import (
     image_variants,
     is_image_set,
     model_training,
+    replicate_models,
     table1_variants,
     table_models,
     toy_figures,
@@ -51,6 +53,10 @@ class Plan:
         self.datasets = dataset_names(config)
         self.schedules = list(config["schedules"])
         self.toy_models = toy_models(config)
+        # further training seeds of each toy model, '<model>-r<k>' (summary.csv aggregates)
+        self.replicates = replicate_models(config)
+        self.replicate_models = [r for rs in self.replicates.values() for r in rs]
+        self.replicate_schedules = sorted({r.rsplit("_", 1)[1] for r in self.replicate_models})
         self.figures = toy_figures(config)
         self.posterior_models = calibration["posterior"]["models"]
         self.pr_datasets = calibration["pr_over_time"]["datasets"]
@@ -71,6 +77,12 @@ class Plan:
         self.residual_models = [("toys", m) for m in self.toy_models] + [
             ("images", m) for m in self.image_models if m.startswith("digits_")]
 
+    def schedule_pattern(self) -> str:
+        """The {schedule} wildcard: toy schedule names and their further seeds (prp-r<k>),
+        and image variants (prp, prr<d>, prr<d>-ig<IG>)."""
+        names = [*self.schedules, *self.replicate_schedules, *self.image_variants]
+        return "|".join(map(re.escape, names)) or "none"
+
     # --- targets -------------------------------------------------------------------------
 
     def toy_targets(self) -> list[str]:
@@ -79,6 +91,7 @@ class Plan:
                    + [f"results/figures/{f}.pdf" for f in self.figures]
                    + [f"results/figures/animations/{m}_{d}.gif"
                       for m in animations for d in ("inflation", "generation")])
+        targets += [f"results/metrics/toys/{m}.json" for m in self.replicate_models]
         if self.toy_models and self.config["calibration"]["reference"]["enabled"]:
             # each model beside its exact-score reference (which the table reads)
             targets.append("results/tables/summary.csv")
