@@ -81,6 +81,9 @@ BAD = [
      "'calibration.prr_generation.atoms': 30000 needs data.n_train >= 30000"),
     ("calibration.prr_generation.inflation_gaps", [],
      "'calibration.prr_generation.inflation_gaps'"),
+    ("calibration.prr_generation.t_max", [7.0, 7.0], "'calibration.prr_generation.t_max'"),
+    ("calibration.prr_generation.t_max", [7.0, 50.0],
+     "'calibration.prr_generation.t_max': 50.0 overflows float32"),
     ("toys.n_generate", 10**12, "'toys.n_generate'.*GiB or more, above this machine's"),
 ]
 

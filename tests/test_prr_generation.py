@@ -1,18 +1,13 @@
 """PRR generation with the compressed coordinates from the training latents."""
 
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from inflationary_flows.analyses.prr_generation import (
-    compressed_from_latents,
-    orig_gap,
-    prr_point,
-    prr_sweep,
-)
+from inflationary_flows.analyses.prr_generation import orig_gap, prr_point, prr_sweep
 from inflationary_flows.datasets import make_toy
+from inflationary_flows.flow import compressed_from_latents
 from inflationary_flows.schedules import g_prr_constant_gap, g_prr_orig
 
 SPEC = {"kind": "prr", "form": "exponential", "g_mode": "constant_gap", "inflation_gap": 2.0,
@@ -34,10 +29,15 @@ def test_compressed_coordinates_come_from_the_nearest_training_latent():
 
 
 @pytest.mark.parametrize(("dim", "keep"), [(2, 1), (3, 2), (10, 4)])
-def test_orig_gap_is_the_gap_of_the_orig_rates(dim, keep):
-    assert math.isclose(orig_gap(dim, keep), dim / (dim - keep))
-    torch.testing.assert_close(g_prr_orig(dim, keep),
-                               g_prr_constant_gap(dim, keep, orig_gap(dim, keep)))
+def test_orig_gap_gives_the_papers_orig_rates(dim, keep):
+    # the paper's "orig" PRR: kept rate 2, compressed rate 1 - d / (D - d); a constant-gap
+    # schedule's compressed rate is 2 - IG
+    assert 2 - orig_gap(dim, keep) == pytest.approx(1 - keep / (dim - keep), abs=1e-15)
+    g = g_prr_orig(dim, keep).numpy()
+    np.testing.assert_allclose(g, [2.0] * keep + [1 - keep / (dim - keep)] * (dim - keep),
+                               atol=1e-15)
+    torch.testing.assert_close(g_prr_constant_gap(dim, keep, orig_gap(dim, keep)),
+                               g_prr_orig(dim, keep))
 
 
 def banana(n, seed):

@@ -27,7 +27,7 @@ KILL_CONFIG = {
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "prr_generation": {"datasets": []},
+                    "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
                               "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []},
@@ -158,7 +158,7 @@ def test_corrupt_or_non_finite_intermediates_fail_naming_file_and_dataset(tmp_pa
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
            "toys": {"models": {"prp": [], "prr": []}, "animations": [], "n_eval": 5},
            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "prr_generation": {"datasets": []},
+                           "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
                               "density": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}

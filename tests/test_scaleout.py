@@ -101,7 +101,7 @@ CIRCLES_CHAIN = {
     "data": {"toys": ["circles"], "embedded": {}, "digits": False},
     "toys": {"models": {"prp": ["circles"], "prr": ["circles"]}, "animations": ["circles_prp"]},
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "prr_generation": {"datasets": []},
+                    "prr_generation": {"datasets": []},
                     "coverage": {"models": []}, "solvers": {"model": ""}, "density": {"models": []},
                     "residuals": {"enabled": False}, "embedded": {"base": ""}},
     "images": {"datasets": []},

@@ -15,7 +15,7 @@ from inflationary_flows.io import read_h5, read_provenance
 pytestmark = pytest.mark.workflow
 
 OFF = {"calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "prr_generation": {"datasets": []},
+                       "prr_generation": {"datasets": []},
                        "coverage": {"models": []}, "solvers": {"model": ""},
                        "density": {"models": []},
                        "embedded": {"base": ""}}, "images": {"datasets": []}}

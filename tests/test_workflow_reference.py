@@ -60,6 +60,7 @@ def test_summary_rows_are_the_metrics_side_by_side(tiny_run):
         assert row["ratio_trained_at_n_exact"] == row["ratio_trained"]
 
 
+@pytest.mark.workflow
 def test_summary_aggregates_further_training_seeds(tiny_run, tmp_path):
     """Two further 'seeds' of every model (its metrics with the calibration gap and ratio
     scaled): the step's mean and sd columns are numpy's over the three."""

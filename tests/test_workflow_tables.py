@@ -77,7 +77,7 @@ def table_config(tables):
     return {"data": {"toys": [], "digits": False, "tables": tables},
             "toys": {"models": {"prp": list(tables), "prr": []}, "animations": []},
             "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
-                              "prr_generation": {"datasets": []},
+                            "prr_generation": {"datasets": []},
                             "coverage": {"models": []}, "solvers": {"model": ""},
                             "density": {"models": []}, "embedded": {"base": ""},
                             "residuals": {"enabled": False}},

@@ -18,6 +18,7 @@ from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
 from inflationary_flows.models import load_model
 from inflationary_flows.training import loss_by_time_band
+from inflationary_flows.workflow.config import load_schema, validate_config
 
 pytestmark = pytest.mark.workflow
 MODELS = ["circles_prp", "s_curve_prp", "circles_prr", "s_curve_prr"]
@@ -184,7 +185,8 @@ def test_prr_samples_from_training_latents(tiny_run):
     first, the compressed ones those of the training row nearest in the kept coordinates."""
     from inflationary_flows.flow import flow_for
 
-    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    config = validate_config(yaml.safe_load((tiny_run / "tiny.yaml").read_text()),
+                             load_schema(REPO / "workflow/schemas/config.schema.yaml"))
     stem = tiny_run / "results/models/toys/circles_prr"
     model, meta = load_model(f"{stem}.pt", f"{stem}.json")
     flow = flow_for(model, meta["spec"], {**config["toys"]["solver"], "rtol": 1e-8,
@@ -192,7 +194,8 @@ def test_prr_samples_from_training_latents(tiny_run):
     arrays, attrs = read_h5(tiny_run / "results/flows/toys/circles_prr.h5", "flow")
     keep = attrs["dims_to_keep"]
     train = read_dataset(tiny_run / "results/data/circles.h5", ["train"])[0]["train"]
-    latents = flow.inflate(torch.as_tensor(train[:5000])).value.numpy()  # all 600 rows
+    rows = train[: config["toys"]["prr_training_latents"]]
+    latents = flow.inflate(torch.as_tensor(rows)).value.numpy()
     z = flow.inflate(torch.as_tensor(arrays["generation/x_training_latents"])).value.numpy()
     prior = arrays["generation/z"]
     # the stored samples were generated at the tiny config's rtol 1e-4 (measured 1.3e-3)

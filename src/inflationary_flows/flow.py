@@ -192,3 +192,16 @@ def flow_for(model: Denoiser, spec: dict[str, Any],
     sched = spec["schedule"]
     config = SolverConfig(t_min=sched["t_min"], t_max=sched["t_max"], **solver)
     return InflationaryFlow(model, model.basis, config)
+
+
+def compressed_from_latents(prior: Tensor, latents: Tensor, keep: int,
+                            chunk: int = 4096) -> Tensor:
+    """PRR latents to generate from: ``prior`` (n, D) with its compressed coordinates
+    (``keep``:) replaced by those of the row of ``latents`` (e.g. inflated training points)
+    nearest to it in the kept coordinates (:``keep``; Euclidean). Under IG >= 2 the
+    compressed coordinates are never mixed, so the prior's Gaussian misses them."""
+    if not 0 < keep < prior.shape[1]:
+        raise ValueError(f"keep must satisfy 0 < keep < D = {prior.shape[1]}, got {keep}")
+    nearest = torch.cat([torch.cdist(block[:, :keep], latents[:, :keep]).argmin(1)
+                         for block in prior.split(chunk)])
+    return torch.cat([prior[:, :keep], latents[nearest, keep:]], 1)

@@ -6,7 +6,9 @@ compressed coordinates, squeezed, not a Gaussian. Generation draws them from the
 prior anyway, so samples land off the data even with a perfect score. The remedy kept here
 draws the kept coordinates from the prior, as before, and the compressed ones from the
 latents of training points: those of the training latent nearest in the kept coordinates (a
-nearest-neighbour draw from their conditional distribution). Only training points are used,
+nearest-neighbour draw from their conditional distribution;
+:func:`~inflationary_flows.flow.compressed_from_latents`, in the core so that the flow step
+uses it without tracking this module). Only training points are used,
 so held-out data stays held out.
 
 :func:`prr_sweep` measures both against T and IG with the exact score of a distribution
@@ -22,20 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..flow import compressed_from_latents
 from ..spec import resolve_dims_to_keep
 from .exact import exact_flow
 from .metrics import calibration_radii, generation_quality, latent_calibration
-
-
-def compressed_from_latents(prior: Tensor, latents: Tensor, keep: int,
-                            chunk: int = 4096) -> Tensor:
-    """``prior`` (n, D) with its compressed coordinates (``keep``:) replaced by those of the
-    row of ``latents`` nearest to it in the kept coordinates (:``keep``; Euclidean)."""
-    if not 0 < keep < prior.shape[1]:
-        raise ValueError(f"keep must satisfy 0 < keep < D = {prior.shape[1]}, got {keep}")
-    nearest = torch.cat([torch.cdist(block[:, :keep], latents[:, :keep]).argmin(1)
-                         for block in prior.split(chunk)])
-    return torch.cat([prior[:, :keep], latents[nearest, keep:]], 1)
 
 
 def orig_gap(dim: int, keep: int) -> float:

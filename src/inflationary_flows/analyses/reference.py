@@ -75,12 +75,13 @@ def summary_row(model: str, trained: Mapping[str, Any], exact: Mapping[str, Any]
         else f"{ratio_trained_at_n_exact:.3f}",
         "ratio_exact": f"{exact['generation']['ratio']:.3f}",
         "n_ratio_exact": exact["generation"]["n"],
-        # PRR: the compressed coordinates from the training latents, not the Gaussian prior
-        "ratio_trained_training_latents": f"{remedy['ratio']:.3f}"
-        if (remedy := trained.get("generation_training_latents")) else "",
         "kept_dims_max_gap_pp_trained": gap(trained, "latent_calibration_kept"),
         "kept_dims_max_gap_pp_exact": gap(exact, "latent_calibration_kept"),
         "roundtrip_trained": f"{trained['roundtrip_relative_mse']:.2e}",
         "roundtrip_exact": f"{exact['roundtrip_relative_mse']:.2e}",
         "n_train_exact": exact["n_train"],
+        # PRR: the compressed coordinates from the training latents, not the Gaussian prior
+        # (at n_ratio_trained)
+        "ratio_trained_training_latents": f"{remedy['ratio']:.3f}"
+        if (remedy := trained.get("generation_training_latents")) else "",
     }

@@ -11,8 +11,8 @@ import argparse
 import numpy as np
 import torch
 
-from ..analyses.prr_generation import compressed_from_latents
 from ..datasets import read_dataset
+from ..flow import compressed_from_latents
 from ..io import write_h5
 from ..provenance import step_provenance
 from ..smoothing import add_noise, noise_at_t_min
@@ -56,13 +56,12 @@ def trajectories(model, flow, x: torch.Tensor, prior: torch.Tensor, n_frames: in
 
 
 def from_training_latents(flow, train, prior: torch.Tensor, keep: int, smoothed: bool,
-                          seed: int) -> dict:
+                          gen: torch.Generator) -> dict:
     """PRR samples from the same ``prior`` draws with their compressed coordinates from the
     latents of training rows (:func:`compressed_from_latents`); the rows get t_min noise
-    first where the model is of smoothed rows. Its own generator: the other draws stay."""
+    first where the model is of smoothed rows."""
     train = torch.as_tensor(train, dtype=torch.float64)
     if smoothed:
-        gen = torch.Generator().manual_seed(seed + 1)
         train = add_noise(train, noise_at_t_min(flow), flow.basis.eigenvectors, gen)
     latents = flow.inflate(train).value
     samples = flow.generate(compressed_from_latents(prior, latents, keep))
@@ -75,8 +74,8 @@ def run(args: argparse.Namespace) -> None:
     model, meta, flow = load_flow(args)
     spec = meta["spec"]
     # training rows only where they are used (an image set's would be large)
-    data, data_attrs = read_dataset(args.data, ["train", "test"] if args.training_latents
-                                    else ["test"])
+    remedy_rows = args.training_latents if spec["schedule"]["kind"] == "prr" else 0
+    data, data_attrs = read_dataset(args.data, ["train", "test"] if remedy_rows else ["test"])
     test = torch.as_tensor(data["test"], dtype=torch.float64)
     # a small table may hold fewer held-out rows than the family's n_eval: use them all
     n_eval = min(args.n_eval or test.shape[0], test.shape[0])
@@ -99,9 +98,9 @@ def run(args: argparse.Namespace) -> None:
     dim = x.shape[1]
     keep = resolve_dims_to_keep(spec["schedule"], dim) or dim
     remedy = {}
-    if args.training_latents and keep < dim:
-        remedy = from_training_latents(flow, data["train"][: args.training_latents], prior,
-                                       keep, "smoothing" in spec, args.seed)
+    if remedy_rows:  # after every other draw from gen, which therefore stay as they were
+        remedy = from_training_latents(flow, data["train"][:remedy_rows], prior, keep,
+                                       "smoothing" in spec, gen)
     # generated images need no float64 (50K CIFAR-sized samples would be 1.2 GB)
     image = data_attrs["params"].get("encoding") is not None
     arrays = {

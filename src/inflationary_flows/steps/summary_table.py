@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True)
 
 
-# the trained metrics summary.csv aggregates over training seeds: column -> (key, scale)
+# the trained metrics summary.csv aggregates over training seeds:
+# column -> (metrics section, key, scale to the column's unit)
 REPLICATED = {"calibration_max_gap_pp_trained": ("latent_calibration", "max_abs_error", 100),
               "kept_dims_max_gap_pp_trained": ("latent_calibration_kept", "max_abs_error", 100),
               "ratio_trained": ("generation", "ratio", 1),

@@ -276,17 +276,20 @@ def _check_toys(config: dict[str, Any]) -> None:
 
 def _check_prr_generation(config: dict[str, Any]) -> None:
     sweep, key = config["calibration"]["prr_generation"], "calibration.prr_generation"
-    if not sweep["datasets"]:
-        return
     schedules = config["schedules"]
     spec = schedules.get(sweep["schedule"])
-    if spec is None or spec["kind"] != "prr":
+    if spec is None or spec["kind"] != "prr":  # the rule reads it even with the analysis off
         prr = [n for n, s in schedules.items() if s["kind"] == "prr"]
         raise ConfigError(f"config key '{key}.schedule': '{sweep['schedule']}' is not a PRR "
                           f"schedule (allowed: {', '.join(prr) or 'none'})")
+    if not sweep["datasets"]:
+        return
     if spec["form"] == "proportional" and max(sweep["inflation_gaps"]) > 2:
         raise ConfigError(f"config key '{key}.inflation_gaps': {max(sweep['inflation_gaps'])} "
                           "gives negative rates in the proportional form (allowed: <= 2)")
+    spec = {**spec, "g_mode": "constant_gap"}  # the sweep's rates, whatever the schedule's
+    for t_max in sweep["t_max"]:
+        _check_schedule(key, {**spec, "t_max": t_max})
     for name in sweep["datasets"]:
         if name not in config["data"]["toys"]:
             raise ConfigError(f"config key '{key}.datasets': '{name}' is not in data.toys "

@@ -141,8 +141,8 @@ class Plan:
     def provenance_targets(self) -> list[str]:
         """The outputs the provenance table reads: the main targets and what they are made of."""
         schedule = self.config["calibration"]["embedded"]["schedule"]
-        toys = list(dict.fromkeys(self.toy_models + [f"{d}_{schedule}"
-                                                     for d in self.embedded_sets]))
+        toys = list(dict.fromkeys(self.toy_models + self.replicate_models
+                                  + [f"{d}_{schedule}" for d in self.embedded_sets]))
         made = [f"results/{kind}/{d}.h5" for kind in ("data", "pca") for d in self.datasets]
         made += [f"results/models/toys/{m}.json" for m in toys]
         made += [f"results/flows/toys/{m}.h5" for m in toys]
