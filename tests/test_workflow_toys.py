@@ -18,7 +18,6 @@ from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
 from inflationary_flows.models import load_model
 from inflationary_flows.training import loss_by_time_band
-from inflationary_flows.workflow.config import load_schema, validate_config
 
 pytestmark = pytest.mark.workflow
 MODELS = ["circles_prp", "s_curve_prp", "circles_prr", "s_curve_prr"]
@@ -185,8 +184,7 @@ def test_prr_samples_from_training_latents(tiny_run):
     first, the compressed ones those of the training row nearest in the kept coordinates."""
     from inflationary_flows.flow import flow_for
 
-    config = validate_config(yaml.safe_load((tiny_run / "tiny.yaml").read_text()),
-                             load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     stem = tiny_run / "results/models/toys/circles_prr"
     model, meta = load_model(f"{stem}.pt", f"{stem}.json")
     flow = flow_for(model, meta["spec"], {**config["toys"]["solver"], "rtol": 1e-8,
