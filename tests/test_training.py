@@ -390,3 +390,27 @@ def test_a_non_finite_validation_loss_is_never_kept():
 def test_a_validation_fraction_outside_0_1_is_refused(fraction):
     with pytest.raises(ValueError, match="validation_fraction"):
         TrainConfig(validation_fraction=fraction)
+
+
+def test_fourier_input_features_are_the_closed_form_and_travel_with_the_weights():
+    from inflationary_flows.backbones import build_backbone
+
+    torch.manual_seed(3)
+    net = ResidualMLP(3, t_max=15.0, width=16, depth=1, time_features=2, fourier_features=5,
+                      fourier_scale=2.0)
+    B = net.inputs.frequencies
+    assert B.shape == (3, 5) and 1.0 < float(B.std()) < 3.5  # N(0, 2^2) draws
+    x = torch.randn(7, 3)
+    angle = x @ B
+    assert torch.equal(net.inputs(x), torch.cat([x, angle.sin(), angle.cos()], -1))
+    # rebuilt from its JSON config and state_dict (as load_model does), another global seed:
+    # the frequencies come from the file, not from a new draw
+    torch.manual_seed(4)
+    again = build_backbone(net.config)
+    again.load_state_dict(net.state_dict())
+    t = torch.rand(7)
+    assert torch.equal(again(x, t), net(x, t))
+    # without features the network has exactly the parameters and buffers it had before
+    plain = ResidualMLP(3, t_max=15.0, width=16, depth=1, time_features=2)
+    assert not any(key.startswith("inputs") for key in plain.state_dict())
+    assert "fourier_features" not in plain.config
