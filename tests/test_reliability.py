@@ -22,7 +22,8 @@ KILL_CONFIG = {
     "seed": 11,
     "data": {"toys": ["circles"], "digits": False, "n_train": 400, "n_test": 100},
     "toys": {"models": {"prp": ["circles"], "prr": []}, "animations": [],
-             "network": {"width": 16, "depth": 1, "time_features": 2},
+             # input: 2 coordinates, 2 x 4 Fourier features, 2 x 2 + 1 time features
+             "network": {"width": 16, "depth": 1, "time_features": 2, "fourier_features": 4},
              "training": {"steps": 1500, "batch_size": 32, "stable_target_size": 0,
                           "checkpoint_every": 100, "warmup_steps": 5},
              "n_eval": 50, "n_generate": 50},
@@ -152,7 +153,7 @@ def test_corrupt_or_non_finite_intermediates_fail_naming_file_and_dataset(tmp_pa
     assert_failed_cleanly(proc, tmp_path, "logs/flow/toys/circles_prp.log", flows,
                           f"{MODEL}: does not fit the network of results/models/toys/"
                           "circles_prp.json (backbone.inp.weight: (16, 9) in the file, "
-                          "(16, 7) expected)")
+                          "(16, 15) expected)")
 
 
 NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test": 10},
