@@ -1,6 +1,6 @@
 """Scale-out: the tiny config through a real SLURM cluster, 2-process (DDP) training, conda envs.
 
-Each run is compared with the local run of the same config and seeds (``tiny_run``).
+Each run is compared with a local run of the same config and seeds.
 """
 
 from __future__ import annotations
@@ -108,12 +108,15 @@ CIRCLES_CHAIN = {
 }
 
 
-def test_tiny_config_through_slurm_equals_the_local_run(slurm, tiny_run, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
+def test_tiny_config_through_slurm_equals_the_local_run(slurm, tmp_path):
+    # its own local run of the chain, not the shared tiny run: most of this test is waiting
+    # on SLURM, which overlaps the shared run on another pytest-xdist worker
+    work, local = tmp_path / "work", tmp_path / "local"
     config = yaml.safe_load(TINY_CONFIG.read_text())
     for section, values in CIRCLES_CHAIN.items():
         config[section] = {**config.get(section, {}), **values}
+    snakemake(local, config=config)
+    work.mkdir()
     (work / "tiny.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(work, "--profile", str(profile_without_conda(tmp_path)),
                      "--slurm-no-account", "--slurm-status-command", "squeue",
@@ -131,23 +134,25 @@ def test_tiny_config_through_slurm_equals_the_local_run(slurm, tiny_run, tmp_pat
         started = re.search(rf"(Allocate|Started) JobId={job} ", ctld)
         assert started, f"job {job} never got a node"
         assert f"_job_complete: JobId={job} WEXITSTATUS 0" in ctld, f"job {job} did not finish"
-    assert assert_same_results(tiny_run, work) >= 9  # the circles chain's arrays, metrics
+    assert assert_same_results(local, work) >= 9  # the circles chain's arrays, metrics
 
 
 # -- data-parallel training ------------------------------------------------------------------
-def test_two_training_processes_match_one(tiny_run, tmp_path):
+def test_two_training_processes_match_one(tmp_path):
     """The rule's torchrun path on the CPU (gloo): 2 processes, same weights as 1 up to float32
-    rounding (the gradient average of two half-batches is the full-batch gradient)."""
+    rounding (the gradient average of two half-batches is the full-batch gradient). Both
+    trained here (not read from the shared tiny run: this file then runs while that is made)."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["toys"]["processes"] = 2
     model = "results/models/toys/circles_prp"
-    snakemake(tmp_path, f"{model}.pt", config=config)
-    log = (tmp_path / "logs/train/toys/circles_prp.log").read_text()
+    snakemake(tmp_path / "one", f"{model}.pt", config=config)
+    config["toys"]["processes"] = 2
+    snakemake(tmp_path / "two", f"{model}.pt", config=config)
+    log = (tmp_path / "two/logs/train/toys/circles_prp.log").read_text()
     assert "in 2 process(es)" in log
-    spec = json.loads((tmp_path / f"{model}.json").read_text())
+    spec = json.loads((tmp_path / f"two/{model}.json").read_text())
     assert spec["training"]["processes"] == 2
-    one = torch.load(tiny_run / f"{model}.pt", weights_only=True)
-    two = torch.load(tmp_path / f"{model}.pt", weights_only=True)
+    one = torch.load(tmp_path / f"one/{model}.pt", weights_only=True)
+    two = torch.load(tmp_path / f"two/{model}.pt", weights_only=True)
     worst = 0.0
     for key, a in one.items():
         if a.is_floating_point():
@@ -157,7 +162,7 @@ def test_two_training_processes_match_one(tiny_run, tmp_path):
             assert torch.equal(a, two[key]), key
     # float32 weights after 40 Adam steps: rounding differences only (measured 6e-7)
     assert 0 <= worst < 1e-5, worst
-    losses_one = json.loads((tiny_run / f"{model}.json").read_text())["training"]["history"]
+    losses_one = json.loads((tmp_path / f"one/{model}.json").read_text())["training"]["history"]
     np.testing.assert_allclose([h["loss"] for h in spec["training"]["history"]],
                                [h["loss"] for h in losses_one], rtol=1e-5)
 
