@@ -75,7 +75,10 @@ class TinyRun:
     def wait(cls, config) -> Path:
         workdir = cls.folder(config)
         status = workdir / "exit_status"
+        deadline = time.monotonic() + 3600  # the run takes minutes; never wait forever
         while not status.exists() or not status.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the tiny run in {workdir} gave no exit status in an hour")
             time.sleep(1)
         if status.read_text().strip() != "0":
             raise AssertionError(f"the tiny run failed:\n{(workdir / 'snakemake.log').read_text()}")
