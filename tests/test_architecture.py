@@ -158,7 +158,8 @@ def test_an_edit_reruns_exactly_the_rules_it_affects(tmp_path):
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []}, "embedded": {"base": ""}},
+                              "density": {"models": []},
+                              "cross_fit": {"models": []}, "embedded": {"base": ""}},
               "images": {"datasets": []}}
     snakemake(work, config=config, snakefile=copy / "Snakefile")
     found = {}

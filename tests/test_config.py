@@ -167,6 +167,8 @@ def test_cross_key_rules():
          "'data.embedded.moons_flat'.*clashes"),
         ("data.embedded", {"e": {"base": "s_curve", "dim": 4, "curvature": 1.0}},
          "'data.embedded.e.curvature'.*only 2-D"),
+        ("calibration.cross_fit", {"models": ["moons_prp"]},
+         "'calibration.cross_fit.models'.*'moons_prp' is not a model of a table"),
         ("data.tables.breast_cancer.t_min", 7.0,
          "'data.tables.breast_cancer.t_min'.*not below schedules.prr.t_max = 7.0"),
     ]

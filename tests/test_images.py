@@ -133,7 +133,7 @@ def test_image_datasets_through_dataset_pca_and_table_rules(tmp_path):
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
+                              "density": {"models": []}, "cross_fit": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
     work = tmp_path / "w"
     snakemake(work, config=config)

@@ -102,8 +102,13 @@ def test_image_inputs_labels_and_fid():
     p = plan()
     assert p.variant_label("prp") == "PRP"
     assert p.variant_label("prr2") == "PRR d = 2, IG = 1.02"  # the paper's image gap
-    assert set(p.image_metrics_inputs("digits", "prp")) == {"flow", "data", "classifier",
-                                                           "classifier_spec"}
+    # digits: the classifier, and the model and PCA for the calibration checks
+    assert p.image_metrics_inputs("digits", "prp") == {
+        "flow": "results/flows/images/digits_prp.h5", "data": "results/data/digits.h5",
+        "classifier": "results/models/classifier/digits.pt",
+        "classifier_spec": "results/models/classifier/digits.json",
+        "weights": "results/models/images/digits_prp.pt",
+        "spec": "results/models/images/digits_prp.json", "pca": "results/pca/digits.h5"}
     assert p.fid_weights() == [] and "fid" not in p.image_table_inputs("table1")
     q = plan(images__fid__weights="w.pth", images__datasets=["digits", "cats"],
              data__image_folders={"cats": {"folder": "cats", "size": 16, "test_fraction": 0.1}})

@@ -30,7 +30,7 @@ KILL_CONFIG = {
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                     "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
+                              "density": {"models": []}, "cross_fit": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []},
 }
 MODEL = "results/models/toys/circles_prp.pt"
@@ -161,7 +161,7 @@ NO_TOYS = {"data": {"toys": ["moons"], "digits": False, "n_train": 100, "n_test"
            "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                            "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
+                              "density": {"models": []}, "cross_fit": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 
@@ -206,7 +206,7 @@ def image_config(**data):
               "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                               "prr_generation": {"datasets": []},
                               "coverage": {"models": []}, "solvers": {"model": ""},
-                              "density": {"models": []},
+                              "density": {"models": []}, "cross_fit": {"models": []},
                               "embedded": {"base": ""}}, "images": {"datasets": []}}
 
 

@@ -103,6 +103,7 @@ CIRCLES_CHAIN = {
     "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                     "prr_generation": {"datasets": []},
                     "coverage": {"models": []}, "solvers": {"model": ""}, "density": {"models": []},
+                    "cross_fit": {"models": []},
                     "residuals": {"enabled": False}, "embedded": {"base": ""}},
     "images": {"datasets": []},
 }

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.workflow
 OFF = {"calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                        "prr_generation": {"datasets": []},
                        "coverage": {"models": []}, "solvers": {"model": ""},
-                       "density": {"models": []},
+                       "density": {"models": []}, "cross_fit": {"models": []},
                        "embedded": {"base": ""}}, "images": {"datasets": []}}
 TOY_CHAIN = {
     "seed": 3,

@@ -60,6 +60,49 @@ def test_split_is_seeded_standardised_with_training_statistics_and_columns_picke
     assert "zscore_mean" not in raw.params and raw.dim == 3
 
 
+def yeo_johnson_closed_form(x, lam):
+    """Yeo and Johnson (2000), eq. 2.1."""
+    pos = x >= 0
+    out = np.empty_like(x)
+    out[pos] = np.log1p(x[pos]) if lam == 0 else ((x[pos] + 1) ** lam - 1) / lam
+    out[~pos] = (-np.log1p(-x[~pos]) if lam == 2
+                 else -((1 - x[~pos]) ** (2 - lam) - 1) / (2 - lam))
+    return out
+
+
+def profile_log_likelihood(x, lam):
+    """Gaussian log-likelihood of the transformed column at its own mean and variance, plus
+    the log-Jacobian (lam - 1) sum sign(x) log(|x| + 1), up to constants."""
+    y = yeo_johnson_closed_form(x, lam)
+    return -len(x) / 2 * np.log(y.var()) + (lam - 1) * (np.sign(x) * np.log1p(np.abs(x))).sum()
+
+
+def test_yeo_johnson_is_the_closed_form_at_the_maximum_likelihood_exponents(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.lognormal(0.0, 0.8, 200), rng.normal(0, 1, 200) ** 3,
+                         np.full(200, 4.0)])  # right-skewed, heavy-tailed, constant
+    path = tmp_path / "t.npy"
+    np.save(path, x)
+    data = load_table(str(path), [], 0.25, standardize=False, seed=1, transform="yeo-johnson")
+    lambdas = data.params["yeo_johnson_lambdas"]
+    assert lambdas[2] is None  # the constant column is left as it is
+    order = np.random.default_rng(1).permutation(200)
+    train, test = x[order[50:]], x[order[:50]]
+    for col in (0, 1):
+        lam = lambdas[col]
+        np.testing.assert_allclose(data.train[:, col], yeo_johnson_closed_form(train[:, col], lam),
+                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(data.test[:, col], yeo_johnson_closed_form(test[:, col], lam),
+                                   rtol=1e-10, atol=1e-14)
+        best = profile_log_likelihood(train[:, col], lam)
+        assert all(profile_log_likelihood(train[:, col], lam + d) < best for d in (-0.05, 0.05))
+    np.testing.assert_array_equal(data.train[:, 2], 4.0)
+    assert lambdas[0] < 1 and abs(float(np.mean(data.train[:, 0] - np.median(data.train[:, 0])))) \
+        < abs(float(np.mean(train[:, 0] - np.median(train[:, 0]))))  # less skewed
+    with pytest.raises(ValueError, match="t.npy: unknown transform 'log'"):
+        load_table(str(path), [], 0.25, False, seed=1, transform="log")
+
+
 def test_a_table_scikit_learn_ships_reads_without_download():
     x, names = read_table("sklearn:breast_cancer")
     assert x.shape == (569, 30) and names[0] == "mean radius"

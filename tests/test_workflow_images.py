@@ -32,6 +32,27 @@ def test_image_models_flows_and_metrics(tiny_run):
     assert classifier["accuracy"]["test"] > 0.8
 
 
+def test_digits_calibration_checks_beside_the_exact_score(tiny_run):
+    """Held-out and training digits with fresh t_min noise, through the trained flow and the
+    exact empirical score of the training digits: the exact score puts its own training
+    digits where the prior does and the held-out ones far out (it has memorised them)."""
+    for variant, keep in (("prp", 64), ("prr2", 2)):
+        m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
+                      "image_metrics")
+        checks = m["calibration_checks"]
+        assert set(checks) == {"held_out_noised", "training_noised"}
+        for check in checks.values():
+            assert check["n"] == 40  # as many rows as the flow's held-out check
+            for flow in ("trained", "exact"):
+                assert len(check[flow]["radii"]) == 7
+        if keep == 64:
+            np.testing.assert_allclose(checks["training_noised"]["exact"]["radii"],
+                                       m["latent_calibration"]["radii"], rtol=1e-12)
+            held, train = checks["held_out_noised"]["exact"], checks["training_noised"]["exact"]
+            assert held["fraction_inside"][-1] < 0.2  # outside the 99 % ball
+            assert train["max_abs_error"] < held["max_abs_error"] - 0.5
+
+
 def test_figure5_and_table1(tiny_run):
     fig = tiny_run / "results/figures/fig5.pdf"
     assert fig.read_bytes()[:4] == b"%PDF"

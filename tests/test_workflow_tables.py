@@ -58,6 +58,28 @@ def test_a_table_flow_starts_where_the_noise_reaches_the_neighbours(tiny_run):
     assert "smoothing/test" not in circles  # the toys keep the paper's t_min
 
 
+def test_cross_fitted_calibration_holds_out_every_row_once(tiny_run):
+    """calibration.cross_fit (default config: breast_cancer_prp, 5 folds) in the tiny run:
+    both splits pooled, each fold fitted by the model's own recipe to the other folds."""
+    result = read_json(tiny_run / "results/metrics/cross_fit/breast_cancer_prp.json",
+                       "cross_fit")
+    assert result["n"] == 569 and result["folds"] == 5 and result["dims"] == 30
+    folds = result["per_fold"]
+    assert sorted(f["n_held_out"] for f in folds) == [113, 114, 114, 114, 114]
+    assert all(f["n_fit"] + f["n_held_out"] == 569 for f in folds)
+    # t_min auto resolved from each fold's own rows (tiny run: 40 training steps)
+    model = read_json(tiny_run / "results/models/toys/breast_cancer_prp.json", "model")
+    t_mins = [f["t_min"] for f in folds]
+    assert len(set(t_mins)) == 5 and all(abs(t - model["spec"]["schedule"]["t_min"]) < 0.5
+                                         for t in t_mins)
+    pooled = sum(np.multiply(f["calibration"]["fraction_inside"], f["n_held_out"])
+                 for f in folds) / 569
+    np.testing.assert_allclose(result["calibration"]["fraction_inside"], pooled, rtol=1e-12)
+    radii = [math.sqrt(stats.chi2.ppf(p, 30)) for p in (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)]
+    np.testing.assert_allclose(result["calibration"]["radii"], radii, rtol=1e-12)
+    assert result["perfect_model_gap"]["median"] < result["perfect_model_gap_per_fold"]["median"]
+
+
 def test_density_benchmark_rows_and_the_gaussian_closed_form(tiny_run):
     rows = read_csv(tiny_run / "results/tables/density_benchmark.csv")
     assert [(r["model"], r["method"]) for r in rows] == [
@@ -79,7 +101,8 @@ def table_config(tables):
             "calibration": {"posterior": {"models": []}, "pr_over_time": {"datasets": []},
                             "prr_generation": {"datasets": []},
                             "coverage": {"models": []}, "solvers": {"model": ""},
-                            "density": {"models": []}, "embedded": {"base": ""},
+                            "density": {"models": []},
+                            "cross_fit": {"models": []}, "embedded": {"base": ""},
                             "residuals": {"enabled": False}},
             "images": {"datasets": []}}
 

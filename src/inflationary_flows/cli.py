@@ -40,6 +40,7 @@ STEPS: dict[str, str] = {
     "fid": "FID of generated images with torch-fidelity (local Inception weights)",
     "table-figure": "pair plots of a table's data, latents and samples",
     "density-benchmark": "held-out log-likelihood: inflationary flow, MAF, Gaussian (CSV)",
+    "cross-fit": "a table model's calibration with every row held out once (K folds)",
     "image-figure": "Figure 5: generated images and round trips",
     "image-table": "Table 1 / inflation-gap sweep of the image models (CSV)",
     "spectra-figure": "dataset eigenvalue spectra with participation ratios (PDF)",

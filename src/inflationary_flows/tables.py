@@ -160,10 +160,29 @@ def table_dim(spec: dict[str, Any]) -> int:
     return int(shape[1])
 
 
+def yeo_johnson(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Both splits through scikit-learn's Yeo-Johnson power transform, one exponent per column
+    fitted by maximum likelihood to the training split (a constant column is left as it is):
+    skewed, heavy-tailed measurements become nearly symmetric, so a few hundred rows leave
+    fewer held-out rows in tails the model never saw. A fixed invertible map of the data, so
+    the latents and their calibration are those of a flow of the original columns."""
+    from sklearn.preprocessing import PowerTransformer
+
+    varying = np.ptp(train, axis=0) > 0
+    fitted = PowerTransformer(method="yeo-johnson", standardize=False).fit(train[:, varying])
+    train, test = train.copy(), test.copy()
+    train[:, varying], test[:, varying] = fitted.transform(train[:, varying]), \
+        fitted.transform(test[:, varying])
+    lambdas = np.full(train.shape[1], np.nan)
+    lambdas[varying] = fitted.lambdas_
+    return train, test, [None if np.isnan(v) else float(v) for v in lambdas]
+
+
 def load_table(source: str, columns: Sequence[str | int], test_fraction: float,
-               standardize: bool, seed: int):
-    """A table as a :class:`~.datasets.Dataset`: a seeded row split, optionally z-scored per
-    column with the training split's statistics (a constant column stays 0)."""
+               standardize: bool, seed: int, transform: str = "none"):
+    """A table as a :class:`~.datasets.Dataset`: a seeded row split, optionally power
+    transformed (``transform``: none or yeo-johnson) and then z-scored per column with the
+    training split's statistics (a constant column stays 0)."""
     from .datasets import Dataset, nonfinite_columns
 
     x, names = select_columns(*read_table(source), columns, source)
@@ -183,7 +202,12 @@ def load_table(source: str, columns: Sequence[str | int], test_fraction: float,
     train, test = x[order[n_test:]], x[order[:n_test]]
     params: dict[str, Any] = {"kind": "table", "source": source, "columns": names,
                               "test_fraction": test_fraction, "seed": seed,
-                              "standardize": standardize}
+                              "standardize": standardize, "transform": transform}
+    if transform == "yeo-johnson":
+        train, test, lambdas = yeo_johnson(train, test)
+        params["yeo_johnson_lambdas"] = lambdas
+    elif transform != "none":
+        raise ValueError(f"{source}: unknown transform '{transform}' (none or yeo-johnson)")
     if standardize:
         mean, std = train.mean(0), train.std(0)
         std = np.where(std > 0, std, 1.0)

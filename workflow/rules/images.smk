@@ -45,10 +45,17 @@ rule image_metrics:
             if "classifier" in input.keys()
             else ""
         ),
+        checks=lambda w, input: (
+            f"--model {input.weights} --model-spec {input.spec} --pca {input.pca} "
+            f"--solver {json_arg(config['images']['solver'])} "
+            f"--seed {PLAN.seed('image_metrics', w.dataset, w.schedule)}"
+            if "weights" in input.keys()
+            else ""
+        ),
     shell:
         "python -m inflationary_flows image-metrics --flow {input.flow} --data {input.data} "
         "--name {wildcards.dataset}_{wildcards.schedule} {params.classifier} "
-        "--output {output} > {log} 2>&1"
+        "{params.checks} --output {output} > {log} 2>&1"
 
 
 rule fid:

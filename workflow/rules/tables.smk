@@ -56,3 +56,32 @@ rule density_benchmark:
         "--data {input.data} --solver {params.solver} --maf {params.maf} "
         "--n-eval {params.n_eval} --seed {params.seed} --threads {threads} "
         "--output {output} > {log} 2>&1"
+
+
+rule cross_fit:
+    """A table model's held-out calibration with every row held out once, over K folds."""
+    input:
+        data="results/data/{dataset}.h5",
+        code=code("cross_fit"),
+    output:
+        "results/metrics/cross_fit/{dataset}_{schedule}.json",
+    log:
+        "logs/cross_fit/{dataset}_{schedule}.log",
+    benchmark:
+        "benchmarks/cross_fit/{dataset}_{schedule}.tsv"
+    conda:
+        env("torch")
+    threads: config["toys"]["threads"]
+    resources:
+        **slurm_resources(),
+    params:
+        spec=lambda w: PLAN.model_spec("toys", w.dataset, w.schedule),
+        training=lambda w: PLAN.training("toys", w.dataset),
+        solver=json_arg(config["toys"]["solver"]),
+        folds=config["calibration"]["cross_fit"]["folds"],
+        seed=lambda w: PLAN.seed("cross_fit", w.dataset, w.schedule),
+    shell:
+        "python -m inflationary_flows cross-fit --data {input.data} "
+        "--name {wildcards.dataset}_{wildcards.schedule} --spec {params.spec} "
+        "--training {params.training} --solver {params.solver} --folds {params.folds} "
+        "--seed {params.seed} --threads {threads} --output {output} > {log} 2>&1"

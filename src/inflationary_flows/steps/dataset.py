@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "folder; table: file[.h5:dataset] or sklearn:<name>")
     parser.add_argument("--columns", default="[]",
                         help="table: JSON list of column names or indices ([]: all)")
+    parser.add_argument("--transform", choices=["none", "yeo-johnson"], default="none",
+                        help="table: per-column power transform fitted to the training split")
     parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
                         help="table: z-score columns with training statistics")
     parser.add_argument("--md5", default="",
@@ -54,7 +56,7 @@ def build(args: argparse.Namespace) -> Dataset:
         from ..tables import load_table
 
         return load_table(args.source, json.loads(args.columns), args.test_fraction,
-                          args.standardize, args.seed)
+                          args.standardize, args.seed, args.transform)
     return make_toy(args.kind, args.n_train, args.n_test, args.seed, args.embed_dim or None,
                     args.curvature, args.noise)
 

@@ -5,15 +5,19 @@ generated images beside the train-vs-test floor (kind ``image_metrics``)."""
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 import torch
 
 from ..analyses.classifier import load_classifier
 from ..analyses.metrics import chi2_radii, feature_frechet_distance, latent_calibration, pixel_mse
+from ..analyses.reference import kept_calibration, reference_flow
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
+from ..smoothing import add_noise, noise_at_t_min
+from .common import load_flow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--classifier", help="classifier weights: adds the Frechet distance")
     parser.add_argument("--classifier-spec")
+    parser.add_argument("--model", help="the model's weights: adds calibration checks with "
+                        "fresh t_min noise, beside the exact score of the training images")
+    parser.add_argument("--model-spec")
+    parser.add_argument("--pca", help="the dataset's PCA (the exact score's basis)")
+    parser.add_argument("--solver", help="SolverConfig fields as JSON, for the checks")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", required=True)
 
 
@@ -41,6 +51,29 @@ def frechet_report(args: argparse.Namespace, generated: np.ndarray,
                 "class_shares": (np.bincount(labels, minlength=10) / len(labels)).tolist()}
 
 
+def calibration_checks(args: argparse.Namespace, data: dict[str, np.ndarray], n: int,
+                       keep: int) -> dict:
+    """``n`` held-out and ``n`` training images with fresh t_min noise through the trained
+    model's flow and through the exact empirical score of the training images (a perfect
+    denoiser of them): generalisation, fit, and the method's own limit on this data."""
+    model, meta, trained = load_flow(args)
+    pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
+    train = torch.as_tensor(data["train"], dtype=torch.float64)
+    test = torch.as_tensor(data["test"], dtype=torch.float64)
+    exact = reference_flow(train, pca, meta["spec"]["schedule"], json.loads(args.solver))
+    gen = torch.Generator().manual_seed(args.seed)
+    # a flow started at t_min models the images smoothed by its noise: both flows get the
+    # same noised rows
+    std = noise_at_t_min(trained)
+    checks = {}
+    for name, rows in {"held_out": test[:n], "training": train[:n]}.items():
+        x = add_noise(rows, std, model.basis.eigenvectors, gen)
+        checks[f"{name}_noised"] = {"n": int(x.shape[0]),
+                                    "trained": kept_calibration(trained, x, keep),
+                                    "exact": kept_calibration(exact, x, keep)}
+    return checks
+
+
 def run(args: argparse.Namespace) -> None:
     flow, attrs = read_h5(args.flow, "flow", required=[
         "inflation/x", "inflation/z", "roundtrip/x_back", "generation/x", "latent_variance"])
@@ -55,9 +88,12 @@ def run(args: argparse.Namespace) -> None:
                                                        chi2_radii(keep))}
     generated = flow["generation/x"].astype(np.float64)
     result["generated_range"] = [float(generated.min()), float(generated.max())]
+    data = read_dataset(args.data)[0] if args.classifier or args.model else {}
     if args.classifier:
-        data, _ = read_dataset(args.data)
         result["frechet"] = frechet_report(args, generated, data)
+    if args.model:
+        # as many rows as the held-out check above
+        result["calibration_checks"] = calibration_checks(args, data, x.shape[0], keep)
     result["provenance"] = step_provenance("image-metrics", args)
     write_json(args.output, result)
     mse = result["roundtrip_mse_8bit"]
@@ -65,3 +101,7 @@ def run(args: argparse.Namespace) -> None:
           f"{mse['uint8']:.3g})" + (f", Frechet {result['frechet']['frechet_distance']:.3g} "
                                     f"(floor {result['frechet']['floor_train_vs_test']:.3g})"
                                     if args.classifier else ""))
+    for name, check in result.get("calibration_checks", {}).items():
+        print(f"{name} (n = {check['n']}): calibration max gap "
+              f"{100 * check['trained']['max_abs_error']:.1f} pp, exact score "
+              f"{100 * check['exact']['max_abs_error']:.1f} pp")

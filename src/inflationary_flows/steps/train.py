@@ -15,11 +15,11 @@ import torch
 
 from .. import distributed
 from ..datasets import read_dataset
+from ..fitting import prepare_training
 from ..io import read_h5
-from ..models import build_model, save_model
+from ..models import save_model
 from ..provenance import array_hash, config_hash, step_provenance
-from ..smoothing import resolve_t_min
-from ..training import TrainConfig, Trainer, loss_by_time_band
+from ..training import Trainer, loss_by_time_band
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,13 +60,9 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
         if not data_attrs.get("image_shape"):
             raise ValueError(f"{args.data}: the unet backbone needs an image dataset")
         spec["backbone"]["image_shape"] = data_attrs["image_shape"]
-    torch.manual_seed(args.seed)  # network initialisation, the same in every process
-    model = build_model(spec, pca["eigenvalues"], pca["eigenvectors"], pca["mean"])
-    spec = resolve_t_min(spec, model.schedule, data["train"], args.data)  # auto -> a number
+    model, spec, cfg, u_train = prepare_training(spec, json.loads(args.training), pca,
+                                                 data["train"], args.seed, args.data)
     sched = spec["schedule"]
-    cfg = TrainConfig(**json.loads(args.training), seed=args.seed, t_min=sched["t_min"],
-                      t_max=sched["t_max"])
-    u_train = model.basis.to_eigen(torch.as_tensor(data["train"], dtype=torch.float64))
     # a checkpoint resumes only if everything the weights depend on is identical
     inputs = {"data": array_hash(data["train"]),
               "pca": array_hash(pca["mean"], pca["eigenvalues"], pca["eigenvectors"]),

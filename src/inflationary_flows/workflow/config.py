@@ -180,6 +180,7 @@ def _check_cross_keys(config: dict[str, Any]) -> None:
                           f"'{embedded_schedule}' (allowed: {', '.join(config['schedules'])})")
     _check_images(config)
     _check_density(config)
+    _check_cross_fit(config)
 
 
 def _check_schedule(key: str, spec: dict[str, Any]) -> None:
@@ -315,6 +316,14 @@ def _check_density(config: dict[str, Any]) -> None:
         if name in toys and config["schedules"][name.rsplit("_", 1)[1]]["kind"] != "prp":
             raise ConfigError(f"config key 'calibration.density.models': '{name}' is not a PRP "
                               "model (log_prob needs every dimension kept)")
+
+
+def _check_cross_fit(config: dict[str, Any]) -> None:
+    tables = [m for models in table_models(config).values() for m in models]
+    for name in config["calibration"]["cross_fit"]["models"]:
+        if name not in tables:
+            raise ConfigError(f"config key 'calibration.cross_fit.models': '{name}' is not a "
+                              f"model of a table (allowed: {', '.join(tables) or 'none'})")
 
 
 def _check_images(config: dict[str, Any]) -> None:

@@ -71,6 +71,7 @@ class Plan:
         self.figure_variants = ["prp"] + [f"prr{d}" for d in images["figure"]["dims_to_keep"]]
         self.table_models = table_models(config)
         self.density_models = calibration["density"]["models"]
+        self.cross_fit_models = calibration["cross_fit"]["models"]
         self.spectra_sets = [d for d in self.datasets if is_image_set(config, d)]
         # every toy model, and the digits models (small enough for the exact empirical
         # denoiser on the CPU)
@@ -127,8 +128,10 @@ class Plan:
         return targets
 
     def table_targets(self) -> list[str]:
-        """Your own data: a figure per table with models, and the density benchmark."""
+        """Your own data: a figure per table with models, the density benchmark and the
+        cross-fitted calibrations."""
         targets = [f"results/figures/tables/{d}.pdf" for d in self.table_models]
+        targets += [f"results/metrics/cross_fit/{m}.json" for m in self.cross_fit_models]
         if self.density_models:
             targets.append("results/tables/density_benchmark.csv")
         return targets
@@ -179,6 +182,10 @@ class Plan:
         if dataset == "digits":
             found["classifier"] = "results/models/classifier/digits.pt"
             found["classifier_spec"] = "results/models/classifier/digits.json"
+            # small enough for the exact empirical score: calibration checks beside it
+            found["weights"] = f"results/models/images/{dataset}_{variant}.pt"
+            found["spec"] = f"results/models/images/{dataset}_{variant}.json"
+            found["pca"] = f"results/pca/{dataset}.h5"
         return found
 
     def image_table_inputs(self, table: str) -> dict[str, list[str]]:
@@ -225,7 +232,7 @@ class Plan:
             spec = data["tables"][dataset]
             return (f"--kind table --source {shlex.quote(spec['path'])} "
                     f"--columns {json_arg(spec['columns'])} "
-                    f"--test-fraction {spec['test_fraction']} "
+                    f"--test-fraction {spec['test_fraction']} --transform {spec['transform']} "
                     + ("--standardize" if spec["standardize"] else "--no-standardize"))
         spec = embedded_specs(self.config).get(dataset, {"base": dataset, "dim": 0})
         return (f"--kind {spec['base']} --embed-dim {spec['dim']} "
