@@ -10,7 +10,7 @@ from inflationary_flows.analyses.cross_fit import (
     cross_fitted_calibration,
     fold_labels,
 )
-from inflationary_flows.analyses.metrics import chi2_radii
+from inflationary_flows.analyses.metrics import calibration_radii
 
 
 def test_every_row_is_held_out_exactly_once_in_balanced_seeded_folds():
@@ -37,28 +37,44 @@ def test_a_perfect_models_gap_at_one_radius_is_the_binomial_closed_form():
     assert noise["p95"] == pytest.approx(p95, abs=1 / n + 1e-12)
 
 
-def test_gaussian_rows_are_calibrated_when_pooled_over_folds():
+@pytest.mark.parametrize(("kind", "keep"), [("prp", 4), ("prr", 2)])
+def test_gaussian_rows_are_calibrated_when_pooled_over_folds(kind, keep):
     """On Gaussian rows the untrained network (zero output layer) is the Gaussian denoiser of
     each fold's PCA, the exact model up to its covariance estimate: every row's latent through
-    the fold that did not see it is N(0, I), so the pooled gap is a perfect model's."""
+    the fold that did not see it is N(0, I) (PRR: in its kept dimensions, whitened by the
+    schedule's latent variance), so the pooled gap is a perfect model's. Each fold's
+    preprocessing sees its own training rows only."""
     rng = np.random.default_rng(0)
     cov = np.array([[2.0, 0.6, 0.0, 0.1], [0.6, 1.0, 0.2, 0.0], [0.0, 0.2, 0.5, 0.1],
                     [0.1, 0.0, 0.1, 0.3]])
     rows = rng.multivariate_normal(np.zeros(4), cov, size=600)
-    spec = {"schedule": {"kind": "prp", "form": "exponential", "rho": 1.0, "gamma0": 5e-4,
-                         "A0": 1.0, "t_min": 0.0, "t_max": 15.0, "dims_to_keep": -1},
+    spec = {"schedule": {"kind": kind, "form": "exponential", "rho": 1.0, "gamma0": 5e-4,
+                         "A0": 1.0, "t_min": 0.0, "t_max": 15.0 if kind == "prp" else 7.0,
+                         "dims_to_keep": keep, "g_mode": "constant_gap", "inflation_gap": 2.0},
             "backbone": {"kind": "mlp", "width": 8, "depth": 1, "time_features": 2, "dim": 4,
                          "t_max": 15.0},
             "space": "eigen"}
     training = {"steps": 1, "batch_size": 8, "lr": 1e-12, "warmup_steps": 0}
     solver = {"method": "dopri5", "rtol": 1e-8, "atol": 1e-8}
+    seen = []
+
+    def prepare(fit, held):  # a z-score fitted to the fold's training rows, recorded
+        seen.append((fit, held))
+        mean, std = fit.mean(0), fit.std(0)
+        return (fit - mean) / std, (held - mean) / std
+
     result = cross_fitted_calibration(spec, training, solver, rows, folds=3, seed=5,
-                                      source="gaussian.csv")
-    assert result["n"] == 600 and result["dims"] == 4
+                                      source="gaussian.csv", prepare=prepare)
+    held = np.concatenate([h for _, h in seen])
+    np.testing.assert_array_equal(np.sort(held, 0), np.sort(rows, 0))  # each row once
+    for fit, part in seen:
+        assert len(fit) + len(part) == 600
+        assert not {r.tobytes() for r in fit} & {r.tobytes() for r in part}
+    assert result["n"] == 600 and result["dims"] == keep
     assert [f["n_held_out"] for f in result["per_fold"]] == [200, 200, 200]
     assert all(f["n_fit"] == 400 for f in result["per_fold"])
     cal = result["calibration"]
-    np.testing.assert_allclose(cal["radii"], chi2_radii(4), rtol=1e-12)
+    np.testing.assert_allclose(cal["radii"], calibration_radii(keep), rtol=1e-12)
     # pooled fractions are the folds' weighted by their rows
     pooled = sum(np.multiply(f["calibration"]["fraction_inside"], f["n_held_out"])
                  for f in result["per_fold"]) / 600

@@ -68,8 +68,12 @@ def test_dataset_arguments_per_kind():
     assert p.dataset_args("moons_4d").startswith("--kind moons --embed-dim 4 ")
     assert p.dataset_args("digits") == "--kind digits --test-fraction 0.2"
     table = p.dataset_args("breast_cancer")
-    assert shlex.split(table)[:4] == ["--kind", "table", "--source", "sklearn:breast_cancer"]
-    assert table.endswith("--test-fraction 0.2 --standardize")
+    assert table == ("--kind table --test-fraction 0.2 --source sklearn:breast_cancer "
+                     "--columns '[]' --transform yeo-johnson --standardize")
+    assert table.endswith(p.table_args("breast_cancer"))  # what cross_fit reads the rows with
+    raw = plan(data__tables={"breast_cancer": {"path": "sklearn:breast_cancer",
+                                               "standardize": False}})
+    assert raw.dataset_args("breast_cancer").endswith("--transform none --no-standardize")
     assert p.dataset_source("moons") == [] and p.dataset_source("breast_cancer") == []
 
 

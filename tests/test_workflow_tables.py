@@ -19,6 +19,10 @@ def test_the_real_table_goes_through_the_toy_chain(tiny_run):
     data, attrs = read_dataset(tiny_run / "results/data/breast_cancer.h5")
     assert data["train"].shape == (455, 30) and data["test"].shape == (114, 30)
     assert attrs["params"]["kind"] == "table" and attrs["params"]["standardize"]
+    # the default config's power transform: one exponent per column, fitted to the training
+    # split, then the z-score
+    assert attrs["params"]["transform"] == "yeo-johnson"
+    assert len(attrs["params"]["yeo_johnson_lambdas"]) == 30
     np.testing.assert_allclose(data["train"].mean(0), 0, atol=1e-12)
     prp = read_json(tiny_run / "results/metrics/toys/breast_cancer_prp.json", "toy_metrics")
     radii = [math.sqrt(stats.chi2.ppf(p, 30)) for p in (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)]

@@ -169,6 +169,8 @@ def yeo_johnson(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     from sklearn.preprocessing import PowerTransformer
 
     varying = np.ptp(train, axis=0) > 0
+    if not varying.any():
+        return train, test, [None] * train.shape[1]
     fitted = PowerTransformer(method="yeo-johnson", standardize=False).fit(train[:, varying])
     train, test = train.copy(), test.copy()
     train[:, varying], test[:, varying] = fitted.transform(train[:, varying]), \
@@ -178,40 +180,55 @@ def yeo_johnson(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     return train, test, [None if np.isnan(v) else float(v) for v in lambdas]
 
 
-def load_table(source: str, columns: Sequence[str | int], test_fraction: float,
-               standardize: bool, seed: int, transform: str = "none"):
-    """A table as a :class:`~.datasets.Dataset`: a seeded row split, optionally power
-    transformed (``transform``: none or yeo-johnson) and then z-scored per column with the
-    training split's statistics (a constant column stays 0)."""
-    from .datasets import Dataset, nonfinite_columns
-
+def table_rows(source: str, columns: Sequence[str | int]) -> tuple[np.ndarray, list[str]]:
+    """The chosen columns of every row, checked: finite and not all constant."""
     x, names = select_columns(*read_table(source), columns, source)
+    from .datasets import nonfinite_columns
+
     bad = nonfinite_columns(x)
     if bad:
         raise ValueError(f"{source}: NaN or infinity in column(s) "
                          f"{', '.join(repr(names[c]) for c in bad)}")
-    n_test = int(round(test_fraction * len(x)))
-    n_train = len(x) - n_test
-    if n_test < MIN_TEST_ROWS or n_train <= x.shape[1]:
-        raise ValueError(f"{source}: {len(x)} rows are too few for {x.shape[1]} columns "
-                         f"(need more than {x.shape[1]} training rows and {MIN_TEST_ROWS} "
-                         f"test rows at test_fraction {test_fraction})")
     if not np.ptp(x, axis=0).any():
         raise ValueError(f"{source}: every column is constant (nothing to learn)")
-    order = np.random.default_rng(seed).permutation(len(x))
-    train, test = x[order[n_test:]], x[order[:n_test]]
-    params: dict[str, Any] = {"kind": "table", "source": source, "columns": names,
-                              "test_fraction": test_fraction, "seed": seed,
-                              "standardize": standardize, "transform": transform}
+    return x, names
+
+
+def preprocess(train: np.ndarray, test: np.ndarray, transform: str, standardize: bool,
+               source: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Both splits through the optional power transform, then the optional z-score, each
+    fitted to ``train`` alone; what was fitted, for the dataset's params."""
+    fitted: dict[str, Any] = {}
     if transform == "yeo-johnson":
-        train, test, lambdas = yeo_johnson(train, test)
-        params["yeo_johnson_lambdas"] = lambdas
+        train, test, fitted["yeo_johnson_lambdas"] = yeo_johnson(train, test)
     elif transform != "none":
         raise ValueError(f"{source}: unknown transform '{transform}' (none or yeo-johnson)")
     if standardize:
         mean, std = train.mean(0), train.std(0)
         std = np.where(std > 0, std, 1.0)
         train, test = (train - mean) / std, (test - mean) / std
-        params |= {"zscore_mean": mean.tolist(), "zscore_std": std.tolist()}
-    return Dataset("table", train, test, params)
+        fitted |= {"zscore_mean": mean.tolist(), "zscore_std": std.tolist()}
+    return train, test, fitted
 
+
+def load_table(source: str, columns: Sequence[str | int], test_fraction: float,
+               standardize: bool, seed: int, transform: str = "none"):
+    """A table as a :class:`~.datasets.Dataset`: a seeded row split, optionally power
+    transformed (``transform``: none or yeo-johnson) and then z-scored per column with the
+    training split's statistics (a constant column stays 0)."""
+    from .datasets import Dataset
+
+    x, names = table_rows(source, columns)
+    n_test = int(round(test_fraction * len(x)))
+    n_train = len(x) - n_test
+    if n_test < MIN_TEST_ROWS or n_train <= x.shape[1]:
+        raise ValueError(f"{source}: {len(x)} rows are too few for {x.shape[1]} columns "
+                         f"(need more than {x.shape[1]} training rows and {MIN_TEST_ROWS} "
+                         f"test rows at test_fraction {test_fraction})")
+    order = np.random.default_rng(seed).permutation(len(x))
+    train, test = x[order[n_test:]], x[order[:n_test]]
+    train, test, fitted = preprocess(train, test, transform, standardize, source)
+    params: dict[str, Any] = {"kind": "table", "source": source, "columns": names,
+                              "test_fraction": test_fraction, "seed": seed,
+                              "standardize": standardize, "transform": transform, **fitted}
+    return Dataset("table", train, test, params)

@@ -61,7 +61,7 @@ rule density_benchmark:
 rule cross_fit:
     """A table model's held-out calibration with every row held out once, over K folds."""
     input:
-        data="results/data/{dataset}.h5",
+        source=lambda w: PLAN.dataset_source(w.dataset),
         code=code("cross_fit"),
     output:
         "results/metrics/cross_fit/{dataset}_{schedule}.json",
@@ -74,14 +74,17 @@ rule cross_fit:
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
+        # one training per fold
+        runtime=config["toys"]["runtime"] * config["calibration"]["cross_fit"]["folds"],
     params:
+        table=lambda w: PLAN.table_args(w.dataset),
         spec=lambda w: PLAN.model_spec("toys", w.dataset, w.schedule),
         training=lambda w: PLAN.training("toys", w.dataset),
         solver=json_arg(config["toys"]["solver"]),
         folds=config["calibration"]["cross_fit"]["folds"],
         seed=lambda w: PLAN.seed("cross_fit", w.dataset, w.schedule),
     shell:
-        "python -m inflationary_flows cross-fit --data {input.data} "
+        "python -m inflationary_flows cross-fit {params.table} "
         "--name {wildcards.dataset}_{wildcards.schedule} --spec {params.spec} "
         "--training {params.training} --solver {params.solver} --folds {params.folds} "
         "--seed {params.seed} --threads {threads} --output {output} > {log} 2>&1"

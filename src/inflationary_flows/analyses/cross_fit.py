@@ -3,14 +3,14 @@
 One split of a few hundred rows checks calibration on about a hundred held-out rows, where a
 perfect model's largest gap is already several points (5.3 pp at the median for 114 rows in
 30-D). With K folds, each fold's rows go through a model fitted to the other K - 1 folds by the
-whole recipe (PCA, t_min from the rows, training, model selection), and the latents of all rows
-are pooled: the check then has every row of the table, and it calibrates the recipe rather than
-one of its K models.
+whole recipe (preprocessing, PCA, t_min from the rows, training, model selection), and the
+latents of all rows are pooled: the check then has every row of the table, and it calibrates
+the recipe rather than one of its K models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -75,16 +75,26 @@ def fold_latents(spec: dict[str, Any], training: Mapping[str, Any], solver: Mapp
     return z, chosen
 
 
+Split = tuple[np.ndarray, np.ndarray]
+
+
 def cross_fitted_calibration(spec: dict[str, Any], training: Mapping[str, Any],
                              solver: Mapping[str, Any], rows: np.ndarray, folds: int, seed: int,
-                             source: str) -> dict[str, Any]:
+                             source: str,
+                             prepare: Callable[[np.ndarray, np.ndarray], Split] | None = None
+                             ) -> dict[str, Any]:
     """Calibration of every row's latent through the model that did not see it, pooled over
-    ``folds`` folds, beside each fold's own and a perfect model's at the same counts."""
+    ``folds`` folds, beside each fold's own and a perfect model's at the same counts.
+    ``prepare(fit, held)``: preprocessing fitted to a fold's ``fit`` rows alone and applied
+    to both (a table's power transform and z-score), so no held-out row informs it."""
     labels = fold_labels(rows.shape[0], folds, seed)
     latents, per_fold = [], []
     for k in range(folds):
-        z, chosen = fold_latents(spec, training, solver, rows[labels != k], rows[labels == k],
-                                 seed + k, f"{source} (fold {k + 1} of {folds})")
+        fit, held = rows[labels != k], rows[labels == k]
+        if prepare is not None:
+            fit, held = prepare(fit, held)
+        z, chosen = fold_latents(spec, training, solver, fit, held, seed + k,
+                                 f"{source} (fold {k + 1} of {folds})")
         radii = calibration_radii(z.shape[1])
         per_fold.append({**chosen, "calibration": latent_calibration(z, torch.ones(z.shape[1]),
                                                                      radii)})

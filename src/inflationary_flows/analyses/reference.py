@@ -20,7 +20,7 @@ from ..basis import EigenBasis
 from ..flow import InflationaryFlow
 from ..smoothing import add_noise, noise_at_t_min
 from .exact import exact_flow
-from .metrics import calibration_radii, flow_metrics, latent_calibration
+from .metrics import flow_metrics, latent_calibration
 
 
 def reference_flow(train: Tensor, pca: Mapping[str, np.ndarray], schedule: Mapping[str, Any],
@@ -55,10 +55,11 @@ def reference_metrics(flow: InflationaryFlow, test: Tensor, n_eval: int, keep: i
 
 
 @torch.no_grad()
-def kept_calibration(flow: InflationaryFlow, x: Tensor, keep: int) -> dict[str, Any]:
-    """Calibration of the ``keep`` leading latents of ``x`` through ``flow``."""
+def kept_calibration(flow: InflationaryFlow, x: Tensor, keep: int,
+                     radii: tuple[float, ...]) -> dict[str, Any]:
+    """Calibration of the ``keep`` leading latents of ``x`` through ``flow`` at ``radii``."""
     var = flow.latent_variance()[:keep]
-    return latent_calibration(flow.inflate(x).value[:, :keep], var, calibration_radii(keep))
+    return latent_calibration(flow.inflate(x).value[:, :keep], var, radii)
 
 
 def summary_row(model: str, trained: Mapping[str, Any], exact: Mapping[str, Any],

@@ -6,18 +6,23 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import torch
 
 from ..analyses.cross_fit import cross_fitted_calibration
-from ..datasets import read_dataset
 from ..io import write_json
 from ..provenance import step_provenance
+from ..tables import preprocess, table_rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="the table's dataset HDF5 (both splits "
-                        "are pooled and dealt into folds)")
+    parser.add_argument("--source", required=True, help="the table: file[.h5:dataset] or "
+                        "sklearn:<name> (every row is dealt into the folds)")
+    parser.add_argument("--columns", default="[]",
+                        help="JSON list of column names or indices ([]: all)")
+    parser.add_argument("--transform", choices=["none", "yeo-johnson"], default="none",
+                        help="power transform, fitted to each fold's training rows")
+    parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                        help="z-score with each fold's training statistics")
     parser.add_argument("--name", required=True, help="the model's name")
     parser.add_argument("--spec", required=True, help="model spec JSON, as the train step gets")
     parser.add_argument("--training", required=True, help="TrainConfig fields as JSON")
@@ -30,13 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    data, _ = read_dataset(args.data)
-    rows = np.concatenate([data["train"], data["test"]])
+    rows, _ = table_rows(args.source, json.loads(args.columns))
     spec = json.loads(args.spec)
     spec["backbone"] = {**spec["backbone"], "dim": int(rows.shape[1]),
                         "t_max": spec["schedule"]["t_max"]}
+
+    def prepare(fit, held):  # as the dataset step does for its one split
+        return preprocess(fit, held, args.transform, args.standardize, args.source)[:2]
+
     result = cross_fitted_calibration(spec, json.loads(args.training), json.loads(args.solver),
-                                      rows, args.folds, args.seed, args.data)
+                                      rows, args.folds, args.seed, args.source, prepare)
     write_json(args.output, {"kind": "cross_fit", "model": args.name, **result,
                              "provenance": step_provenance("cross-fit", args)})
     cal, floor = result["calibration"], result["perfect_model_gap"]

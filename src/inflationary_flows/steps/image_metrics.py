@@ -64,17 +64,19 @@ def calibration_checks(args: argparse.Namespace, data: dict[str, np.ndarray], n:
     gen = torch.Generator().manual_seed(args.seed)
     # a flow started at t_min models the images smoothed by its noise: both flows get the
     # same noised rows
-    std = noise_at_t_min(trained)
+    std, radii = noise_at_t_min(trained), chi2_radii(keep)  # the balls of the check above
     checks = {}
     for name, rows in {"held_out": test[:n], "training": train[:n]}.items():
         x = add_noise(rows, std, model.basis.eigenvectors, gen)
         checks[f"{name}_noised"] = {"n": int(x.shape[0]),
-                                    "trained": kept_calibration(trained, x, keep),
-                                    "exact": kept_calibration(exact, x, keep)}
+                                    "trained": kept_calibration(trained, x, keep, radii),
+                                    "exact": kept_calibration(exact, x, keep, radii)}
     return checks
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.model and not (args.model_spec and args.pca and args.solver):
+        raise ValueError("--model needs --model-spec, --pca and --solver")
     flow, attrs = read_h5(args.flow, "flow", required=[
         "inflation/x", "inflation/z", "roundtrip/x_back", "generation/x", "latent_variance"])
     x, z, var = flow["inflation/x"], torch.as_tensor(flow["inflation/z"]), \

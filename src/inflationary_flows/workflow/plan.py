@@ -215,6 +215,13 @@ class Plan:
 
     # --- arguments -----------------------------------------------------------------------
 
+    def table_args(self, table: str) -> str:
+        """How a table's rows are read and preprocessed (the dataset and cross-fit steps)."""
+        spec = self.config["data"]["tables"][table]
+        return (f"--source {shlex.quote(spec['path'])} --columns {json_arg(spec['columns'])} "
+                f"--transform {spec['transform']} "
+                + ("--standardize" if spec["standardize"] else "--no-standardize"))
+
     def dataset_args(self, dataset: str) -> str:
         """Command-line arguments describing one dataset."""
         data = self.config["data"]
@@ -229,11 +236,8 @@ class Plan:
             return (f"--kind image_folder --source {shlex.quote(spec['folder'])} "
                     f"--size {spec['size']} --test-fraction {spec['test_fraction']}")
         if dataset in data["tables"]:
-            spec = data["tables"][dataset]
-            return (f"--kind table --source {shlex.quote(spec['path'])} "
-                    f"--columns {json_arg(spec['columns'])} "
-                    f"--test-fraction {spec['test_fraction']} --transform {spec['transform']} "
-                    + ("--standardize" if spec["standardize"] else "--no-standardize"))
+            return (f"--kind table --test-fraction {data['tables'][dataset]['test_fraction']} "
+                    + self.table_args(dataset))
         spec = embedded_specs(self.config).get(dataset, {"base": dataset, "dim": 0})
         return (f"--kind {spec['base']} --embed-dim {spec['dim']} "
                 f"--curvature {spec.get('curvature', 0.0)} --noise {spec.get('noise', 0.0)} "
