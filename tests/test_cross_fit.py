@@ -6,9 +6,9 @@ import pytest
 from scipy import stats
 
 from inflationary_flows.analyses.cross_fit import (
-    calibration_noise,
     cross_fitted_calibration,
     fold_labels,
+    perfect_model_gap,
 )
 from inflationary_flows.analyses.metrics import calibration_radii
 
@@ -26,7 +26,7 @@ def test_a_perfect_models_gap_at_one_radius_is_the_binomial_closed_form():
     """With one ball the largest gap is |B / n - p| with B ~ Binomial(n, p)."""
     n, dim = 114, 30
     radius = (float(np.sqrt(stats.chi2.ppf(0.5, dim))),)
-    noise = calibration_noise(n, radius, dim, draws=20000, seed=1)
+    noise = perfect_model_gap(n, radius, dim, draws=20000, seed=1)
     k = np.arange(n + 1)
     gap = np.abs(k / n - 0.5)
     order = np.argsort(gap)

@@ -2,6 +2,7 @@
 
 import copy
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -357,6 +358,30 @@ def test_the_kept_weights_are_those_of_the_lowest_validation_loss():
     trainer.validation_curve, trainer.best["loss"] = [], -1.0
     trainer.select()
     assert trainer.best["loss"] == -1.0 and trainer.validation_curve[0]["loss"] > -1.0
+
+
+def test_patience_stops_after_the_best_check_and_keeps_its_weights():
+    """With patience P the run stops at the first check P steps after the lowest loss so far;
+    when that comes after the run's overall best, the kept weights are those of the full run
+    (the checks before the stop are the same draws and steps)."""
+    x = four_clusters(200)
+    full = validated(x, steps=60)
+    full.fit()
+    losses = {c["step"]: c["loss"] for c in full.validation_curve}  # lowest at step 20
+    best_step = min(losses, key=losses.get)
+    assert 5 < best_step < 40
+    for patience in (10, 20):
+        trainer = validated(x, steps=60)
+        trainer.cfg = replace(trainer.cfg, patience=patience)
+        trainer.fit()
+        assert trainer.step == best_step + patience  # no earlier stretch was as long
+        assert [c["loss"] for c in trainer.validation_curve] == \
+            [losses[s] for s in range(5, best_step + patience + 1, 5)]
+        assert trainer.best["step"] == best_step
+        for name, value in trainer.ema.state_dict().items():
+            assert torch.equal(value, full.ema.state_dict()[name]), name
+    with pytest.raises(ValueError, match="patience must be >= 0"):
+        TrainConfig(patience=-1)
 
 
 def test_a_resumed_run_keeps_the_same_selection(tmp_path):

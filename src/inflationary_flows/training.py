@@ -53,6 +53,10 @@ class TrainConfig:
     # the EMA weights with the lowest loss on it are kept (0: train on all, keep the last)
     validation_fraction: float = 0.0
     validate_every: int = 50
+    # with a validation split: stop once this many steps pass without a lower validation
+    # loss (0: run every step). The kept weights are the same as without it whenever no
+    # earlier stretch without improvement was as long.
+    patience: int = 0
     validation_points: int = 4096  # fixed (row, t, noise) draws: steps compare on equal terms
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class TrainConfig:
                          grad_clip=self.grad_clip, span=self.t_max - self.t_min,
                          validate_every=self.validate_every,
                          validation_points=self.validation_points)
+        if self.patience < 0:
+            raise ValueError(f"TrainConfig: patience must be >= 0 steps, got {self.patience}")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"TrainConfig: validation_fraction must be in [0, 1), got "
                              f"{self.validation_fraction}")
@@ -265,9 +271,11 @@ class Trainer:
                     raise TrainingDiverged(
                         f"loss became {mean} between steps {self.step - count + 1} and "
                         f"{self.step}; the last good checkpoint is kept, no model is written")
+            stop = False
             if self.validation is not None and (self.step % self.cfg.validate_every == 0
                                                 or self.step == self.cfg.steps):
                 self.select()
+                stop = self.patience_spent()
             if at_log:
                 rate = count * self.cfg.batch_size / (time.perf_counter() - t_start)
                 memory = peak_memory_mb(self.device)
@@ -280,6 +288,11 @@ class Trainer:
             bar.update(1)
             if at_ckpt:
                 self.save_checkpoint()
+            if stop:
+                if log:
+                    print(f"stopped at step {self.step}: no lower validation loss since step "
+                          f"{self.best['step']}", file=log, flush=True)
+                break
         bar.close()
         if self.best is not None:
             self.ema.load_state_dict(self.best["ema"])
@@ -296,6 +309,11 @@ class Trainer:
             F, target = self.ema.loss_terms(u0, t, noise)
             loss, linear = loss + ((F - target) ** 2).sum(), linear + (target**2).sum()
         return float(loss / linear)
+
+    def patience_spent(self) -> bool:
+        """``patience`` steps have passed since the lowest validation loss."""
+        return bool(self.cfg.patience and self.best is not None
+                    and self.step - self.best["step"] >= self.cfg.patience)
 
     def select(self) -> None:
         """Keep the EMA weights if their validation loss is the lowest so far (every process

@@ -37,7 +37,7 @@ def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     return labels
 
 
-def calibration_noise(n: int, radii: tuple[float, ...], dim: int, draws: int = 2000,
+def perfect_model_gap(n: int, radii: tuple[float, ...], dim: int, draws: int = 2000,
                       seed: int = 0) -> dict[str, float]:
     """Median and 95th percentile of the largest calibration gap of a perfect model at ``n``
     latents: exact N(0, I_dim) draws through the same ball fractions."""
@@ -103,7 +103,8 @@ def cross_fitted_calibration(spec: dict[str, Any], training: Mapping[str, Any],
     radii = calibration_radii(z.shape[1])
     return {"folds": folds, "n": int(z.shape[0]), "dims": int(z.shape[1]),
             "calibration": latent_calibration(z, torch.ones(z.shape[1]), radii),
-            "perfect_model_gap": calibration_noise(z.shape[0], radii, z.shape[1], seed=seed),
-            "perfect_model_gap_per_fold": calibration_noise(
+            "perfect_model_gap": perfect_model_gap(z.shape[0], radii, z.shape[1], seed=seed),
+            # at the first fold's size (the folds differ by at most one row)
+            "perfect_model_gap_per_fold": perfect_model_gap(
                 per_fold[0]["n_held_out"], radii, z.shape[1], seed=seed),
             "per_fold": per_fold}
