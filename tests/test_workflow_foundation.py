@@ -49,7 +49,8 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path, variant):
                 "image_metrics": image_models,
                 "toy_figure": len(toys["figures"]), "toy_animation": len(toys["animations"]),
                 "table_figure": len(data["tables"]), "posterior": len(cal["posterior"]["models"]),
-                "coverage": len(cal["coverage"]["models"]), **dict.fromkeys(once, 1)}
+                "coverage": len(cal["coverage"]["models"]),
+                "cross_fit": len(cal["cross_fit"]["models"]), **dict.fromkeys(once, 1)}
     extra = {"config": REPO / "configs" / variant} if variant else {}
     assert job_counts(snakemake(tmp_path, "--dry-run", **extra)) == expected
 
