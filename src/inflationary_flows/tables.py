@@ -13,6 +13,7 @@ tables' dimensions through :func:`table_dim` when it is parsed.
 
 from __future__ import annotations
 
+import argparse
 import csv
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,19 @@ import numpy as np
 
 # tables scikit-learn ships inside its package (no download)
 SKLEARN_TABLES = ("breast_cancer", "wine", "diabetes", "iris")
+TRANSFORMS = ("none", "yeo-johnson")
 MIN_TEST_ROWS = 4
+
+
+def add_preprocessing_arguments(parser: argparse.ArgumentParser, fitted_to: str) -> None:
+    """The column choice and the preprocessing of a table, as every step that reads one
+    takes them (each fitted to ``fitted_to``)."""
+    parser.add_argument("--columns", default="[]",
+                        help="table: JSON list of column names or indices ([]: all)")
+    parser.add_argument("--transform", choices=TRANSFORMS, default="none",
+                        help=f"table: per-column power transform fitted to {fitted_to}")
+    parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"table: z-score columns with the statistics of {fitted_to}")
 
 
 def _split_source(source: str) -> tuple[str, str]:
@@ -201,8 +214,8 @@ def preprocess(train: np.ndarray, test: np.ndarray, transform: str, standardize:
     fitted: dict[str, Any] = {}
     if transform == "yeo-johnson":
         train, test, fitted["yeo_johnson_lambdas"] = yeo_johnson(train, test)
-    elif transform != "none":
-        raise ValueError(f"{source}: unknown transform '{transform}' (none or yeo-johnson)")
+    elif transform not in TRANSFORMS:
+        raise ValueError(f"{source}: unknown transform '{transform}' ({' or '.join(TRANSFORMS)})")
     if standardize:
         mean, std = train.mean(0), train.std(0)
         std = np.where(std > 0, std, 1.0)

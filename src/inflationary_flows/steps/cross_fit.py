@@ -11,18 +11,13 @@ import torch
 from ..analyses.cross_fit import cross_fitted_calibration
 from ..io import write_json
 from ..provenance import step_provenance
-from ..tables import preprocess, table_rows
+from ..tables import add_preprocessing_arguments, preprocess, table_rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, help="the table: file[.h5:dataset] or "
                         "sklearn:<name> (every row is dealt into the folds)")
-    parser.add_argument("--columns", default="[]",
-                        help="JSON list of column names or indices ([]: all)")
-    parser.add_argument("--transform", choices=["none", "yeo-johnson"], default="none",
-                        help="power transform, fitted to each fold's training rows")
-    parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
-                        help="z-score with each fold's training statistics")
+    add_preprocessing_arguments(parser, "each fold's training rows")
     parser.add_argument("--name", required=True, help="the model's name")
     parser.add_argument("--spec", required=True, help="model spec JSON, as the train step gets")
     parser.add_argument("--training", required=True, help="TrainConfig fields as JSON")

@@ -13,6 +13,7 @@ import json
 from ..datasets import IMAGE_KINDS, TOY_DIMS, Dataset, check_usable, make_digits, make_toy
 from ..io import write_h5
 from ..provenance import step_provenance
+from ..tables import add_preprocessing_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,12 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits, image_folder, table: test share")
     parser.add_argument("--source", help="cifar10: the python tarball; image_folder: the "
                         "folder; table: file[.h5:dataset] or sklearn:<name>")
-    parser.add_argument("--columns", default="[]",
-                        help="table: JSON list of column names or indices ([]: all)")
-    parser.add_argument("--transform", choices=["none", "yeo-johnson"], default="none",
-                        help="table: per-column power transform fitted to the training split")
-    parser.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
-                        help="table: z-score columns with training statistics")
+    add_preprocessing_arguments(parser, "the training split")
     parser.add_argument("--md5", default="",
                         help="cifar10: expected md5 of the tarball ('' skips the check)")
     parser.add_argument("--size", type=int, default=32, help="image_folder: side after resizing")
