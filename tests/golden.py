@@ -101,7 +101,13 @@ def _close(a, b, rtol: float) -> bool:
     return a == b
 
 
-def differences(recorded: dict, results: Path, rtol: float = 1e-6) -> list[str]:
+# Another machine's CPU kernels (AVX2 against AVX512, measured on this tiny run) move the
+# trained breast-cancer weights, PRR round-trip errors and p-values by less than 1e-2
+# relative (more than 1e-3 in two of 4800 entries).
+CROSS_MACHINE_RTOL = 1e-2
+
+
+def differences(recorded: dict, results: Path, rtol: float = CROSS_MACHINE_RTOL) -> list[str]:
     """Entries that differ: bit for bit on the recording machine, else beyond ``rtol``."""
     now = digest(results)
     same_machine = recorded["machine"] == machine()

@@ -162,3 +162,54 @@ def test_image_table_puts_fid_and_the_papers_numbers_beside_each_model(tmp_path)
     assert rows["afhqv2_prr2"]["paper_fid"] == "11.95"
     assert rows["afhqv2_prr2-ig1.1"]["paper_fid"] == "13.98"  # the IG sweep's row
     assert rows["afhqv2_prr5"]["paper_fid"] == ""  # not in the paper
+
+
+def test_image_table_adds_the_calibration_checks_and_the_mean_and_sd_over_seeds(tmp_path,
+                                                                               capsys):
+    """Two models, each with two further seeds whose Frechet distance and held-out check
+    differ: the table's mean and sd columns are numpy's over the three; a digits row holds
+    its checks beside the exact score's, a row without checks leaves them empty."""
+    from inflationary_flows.cli import main
+    from inflationary_flows.io import read_csv, write_json
+
+    def metrics(model, frechet, held_out):
+        sched = {"kind": "prp"}
+        checks = {"held_out_noised": {"trained": {"max_abs_error": held_out},
+                                      "exact": {"max_abs_error": 0.99}},
+                  "training_noised": {"trained": {"max_abs_error": 0.3},
+                                      "exact": {"max_abs_error": 0.05}}}
+        write_json(tmp_path / f"{model}.json", {
+            "kind": "image_metrics", "model": model, "schedule": sched, "dims_to_keep": 64,
+            "dim": 64, "nfe": {"generation": 80},
+            "roundtrip_mse_8bit": {"float": 0.5, "uint8": 0.7},
+            "latent_calibration": {"max_abs_error": 0.2},
+            "frechet": {"frechet_distance": frechet, "floor_train_vs_test": 9.25},
+            **({"calibration_checks": checks} if held_out is not None else {})})
+        return str(tmp_path / f"{model}.json")
+
+    frechets, held = [13.0, 15.0, 20.0], [0.25, 0.1, 0.4]
+    paths = [metrics("digits_prp", frechets[0], held[0]), metrics("other_prp", 30.0, None)]
+    seeds = [metrics("digits_prp-r1", frechets[1], held[1]),
+             metrics("digits_prp-r2", frechets[2], held[2]),
+             metrics("other_prp-r1", 31.0, None), metrics("other_prp-r2", 32.0, None)]
+    out = tmp_path / "table1.csv"
+    assert main(["image-table", "--metrics", *paths, "--datasets", "digits", "other",
+                 "--replicates", *seeds, "--output", str(out)]) == 0
+    digits, other = read_csv(out)
+    assert digits["replicates"] == "3"
+    assert float(digits["classifier_frechet_mean"]) == pytest.approx(np.mean(frechets), rel=1e-3)
+    assert float(digits["classifier_frechet_sd"]) == pytest.approx(np.std(frechets, ddof=1),
+                                                                   rel=1e-3)
+    assert float(digits["held_out_noised_max_error_sd"]) == pytest.approx(
+        np.std(held, ddof=1), rel=1e-3)
+    assert (digits["held_out_noised_max_error"], digits["held_out_noised_max_error_exact"],
+            digits["training_noised_max_error_exact"]) == ("0.25", "0.99", "0.05")
+    assert digits["mse_8bit_sd"] == "0"  # the same in every seed
+    assert other["held_out_noised_max_error"] == other["held_out_noised_max_error_mean"] == ""
+    assert float(other["classifier_frechet_mean"]) == pytest.approx(31.0)
+    # a seed file of another model is refused, naming it
+    assert main(["image-table", "--metrics", *paths, "--datasets", "digits", "other",
+                 "--replicates", seeds[0], seeds[1], seeds[0], seeds[3],
+                 "--output", str(out)]) == 1
+    assert "digits_prp-r1.json: model digits_prp-r1, not a seed of other_prp" in \
+        capsys.readouterr().err

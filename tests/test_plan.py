@@ -138,3 +138,17 @@ def test_replicates_are_further_seeds_of_the_same_models():
         "toys", "breast_cancer", "prr")
     assert p.seed("train", "moons", "prp-r1") != p.seed("train", "moons", "prp")
     assert plan().replicate_models == []
+
+
+def test_image_replicates_are_further_seeds_of_table1_models():
+    p = plan(images__replicates=3)
+    assert {"digits_prp-r1", "digits_prp-r2", "digits_prr8-r2"} <= set(p.image_models)
+    assert p.model_spec("images", "digits", "prr8-r1") == p.model_spec("images", "digits", "prr8")
+    assert p.seed("train", "digits", "prr8-r1") != p.seed("train", "digits", "prr8")
+    # table1 reads each model's seeds in the models' order; the residuals skip them
+    table = p.image_table_inputs("table1")
+    assert len(table["replicates"]) == 2 * len(table["metrics"])
+    assert table["replicates"][:2] == ["results/metrics/images/digits_prp-r1.json",
+                                       "results/metrics/images/digits_prp-r2.json"]
+    assert all("-r" not in m for _, m in p.residual_models)
+    assert "replicates" not in plan().image_table_inputs("table1")

@@ -24,11 +24,13 @@ def test_lint_is_clean(tmp_path):
 def test_default_target_plans_a_job_per_configured_item(tmp_path, variant):
     """The default config's dry run: the per-item rules plan as many jobs as config.yaml (with
     the schema's defaults) names items, every other rule of the default target runs once;
-    with configs/replicates.yaml each toy model is trained, integrated and measured once per
-    seed (its exact reference once)."""
+    with configs/replicates.yaml each toy and Table 1 model is trained, integrated and
+    measured once per seed (a toy's exact reference once)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     if variant:
-        config["toys"] |= yaml.safe_load((REPO / "configs" / variant).read_text())["toys"]
+        extra = yaml.safe_load((REPO / "configs" / variant).read_text())
+        config["toys"] |= extra["toys"]
+        config["images"] = config.get("images", {}) | extra["images"]
     config = validate_config(config, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
     data, toys, images, cal = (config[k] for k in ("data", "toys", "images", "calibration"))
     assert images["ig_sweep"]["inflation_gaps"] == []  # no sweep models, no sweep table
@@ -36,7 +38,9 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path, variant):
     datasets = (len(data["toys"]) + len(data["tables"]) + len(data["embedded"])
                 + int(data["digits"]) + embedded)
     toy_models = sum(len(sets) for sets in toys["models"].values())
-    image_models = len(images["datasets"]) * (1 + len(images["dims_to_keep"]))  # prp, prr<d>
+    # prp and prr<d>, each with its further seeds
+    image_models = (len(images["datasets"]) * (1 + len(images["dims_to_keep"]))
+                    * images["replicates"])
     seeds = toy_models * (toys["replicates"] - 1)
     models = toy_models + seeds + image_models + embedded  # embedded: under one schedule
     once = ["participation_ratio_table", "duality", "posterior_report", "pr_over_time",

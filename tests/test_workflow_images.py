@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from conftest import TINY_CONFIG, job_counts, snakemake
 
+from inflationary_flows.datasets import read_dataset
 from inflationary_flows.io import read_csv, read_h5, read_json, read_provenance
+from inflationary_flows.models import load_model
+from inflationary_flows.smoothing import median_neighbour_distance
 
 pytestmark = pytest.mark.workflow
 
@@ -33,14 +36,16 @@ def test_image_models_flows_and_metrics(tiny_run):
 
 
 def test_digits_calibration_checks_beside_the_exact_score(tiny_run):
-    """Held-out and training digits with fresh t_min noise, through the trained flow and the
-    exact empirical score of the training digits: the exact score puts its own training
-    digits where the prior does and the held-out ones far out (it has memorised them)."""
+    """Held-out and training digits with fresh noise of t_min and of the data's neighbour
+    scale, through the trained flow and the exact empirical score of the training digits: at
+    t_min the exact score puts its own training digits where the prior does and the held-out
+    ones far out (it has memorised them)."""
     for variant, keep in (("prp", 64), ("prr2", 2)):
         m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
                       "image_metrics")
         checks = m["calibration_checks"]
-        assert set(checks) == {"held_out_noised", "training_noised"}
+        assert set(checks) == {f"{rows}_{start}" for rows in ("held_out", "training")
+                               for start in ("noised", "smoothed")}
         for check in checks.values():
             assert check["n"] == 40  # as many rows as the flow's held-out check
         for check in checks.values():  # the balls of the held-out check beside them
@@ -51,6 +56,16 @@ def test_digits_calibration_checks_beside_the_exact_score(tiny_run):
             held, train = checks["held_out_noised"]["exact"], checks["training_noised"]["exact"]
             assert held["fraction_inside"][-1] < 0.2  # outside the 99 % ball
             assert train["max_abs_error"] < held["max_abs_error"] - 0.5
+        # the smoothed checks start where the noise's RMS norm is the training digits' median
+        # neighbour distance; the noised ones at the flow's t_min
+        model, meta = load_model(tiny_run / f"results/models/images/digits_{variant}.pt",
+                                 tiny_run / f"results/models/images/digits_{variant}.json")
+        start = checks["held_out_smoothed"]["t_start"]
+        assert checks["training_smoothed"]["t_start"] == start
+        assert checks["held_out_noised"]["t_start"] == meta["spec"]["schedule"]["t_min"] < start
+        train = read_dataset(tiny_run / "results/data/digits.h5")[0]["train"]
+        assert float(model.schedule.C(start).sum().sqrt()) == pytest.approx(
+            median_neighbour_distance(train), rel=1e-8)
 
 
 def test_figure5_and_table1(tiny_run):

@@ -118,10 +118,13 @@ def read_h5(
 def write_csv(
     path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], provenance: Mapping[str, Any]
 ) -> None:
-    """CSV with one ``# provenance: {...}`` comment line first (pandas: ``comment='#'``)."""
+    """CSV with one ``# provenance: {...}`` comment line first (pandas: ``comment='#'``).
+    The columns are every row's keys in order of appearance; a row without one leaves it
+    empty."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         handle.write("# provenance: " + json.dumps(provenance, default=_json_default) + "\n")
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
 

@@ -153,9 +153,15 @@ rule image_table:
         fid=lambda w, input: (
             "--fid " + " ".join(input.fid) if "fid" in input.keys() else ""
         ),
+        replicates=lambda w, input: (
+            "--replicates " + " ".join(input.replicates)
+            if "replicates" in input.keys()
+            else ""
+        ),
     shell:
         "python -m inflationary_flows image-table --metrics {input.metrics} "
-        "--datasets {params.datasets} {params.fid} --output {output} > {log} 2>&1"
+        "--datasets {params.datasets} {params.fid} {params.replicates} --output {output} "
+        "> {log} 2>&1"
 
 
 rule spectra_figure:

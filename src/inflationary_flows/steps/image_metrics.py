@@ -14,9 +14,10 @@ from ..analyses.classifier import load_classifier
 from ..analyses.metrics import chi2_radii, feature_frechet_distance, latent_calibration, pixel_mse
 from ..analyses.reference import kept_calibration, reference_flow
 from ..datasets import read_dataset
+from ..flow import flow_for
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
-from ..smoothing import add_noise, noise_at_t_min
+from ..smoothing import AUTO, add_noise, noise_at_t_min, resolve_t_min
 from .common import load_flow
 
 
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", help="classifier weights: adds the Frechet distance")
     parser.add_argument("--classifier-spec")
     parser.add_argument("--model", help="the model's weights: adds calibration checks with "
-                        "fresh t_min noise, beside the exact score of the training images")
+                        "fresh noise of t_min and of the data's neighbour scale, beside the "
+                        "exact score of the training images")
     parser.add_argument("--model-spec")
     parser.add_argument("--pca", help="the dataset's PCA (the exact score's basis)")
     parser.add_argument("--solver", help="SolverConfig fields as JSON, for the checks")
@@ -53,24 +55,38 @@ def frechet_report(args: argparse.Namespace, generated: np.ndarray,
 
 def calibration_checks(args: argparse.Namespace, data: dict[str, np.ndarray], n: int,
                        keep: int) -> dict:
-    """``n`` held-out and ``n`` training images with fresh t_min noise through the trained
-    model's flow and through the exact empirical score of the training images (a perfect
-    denoiser of them): generalisation, fit, and the method's own limit on this data."""
-    model, meta, trained = load_flow(args)
+    """``n`` held-out and ``n`` training images with fresh noise through the trained model's
+    flow and through the exact empirical score of the training images (a perfect denoiser of
+    them): generalisation, fit, and the method's own limit on this data. Two starting times:
+    the flow's t_min (``<rows>_noised``), and the data's own scale (``<rows>_smoothed``), where
+    the noise reaches the training images' median neighbour distance (the tables' ``t_min:
+    auto``): a model of a few thousand images is a density of them at that scale, not below
+    it. Generation still ends at t_min; only the check starts later."""
+    model, meta, _ = load_flow(args)
+    spec, solver = meta["spec"], json.loads(args.solver)
+    sched = spec["schedule"]
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     train = torch.as_tensor(data["train"], dtype=torch.float64)
     test = torch.as_tensor(data["test"], dtype=torch.float64)
-    exact = reference_flow(train, pca, meta["spec"]["schedule"], json.loads(args.solver))
+    scale = resolve_t_min({"schedule": {**sched, "t_min": AUTO}}, model.schedule,
+                          data["train"], args.data)["schedule"]["t_min"]
     gen = torch.Generator().manual_seed(args.seed)
-    # a flow started at t_min models the images smoothed by its noise: both flows get the
-    # same noised rows
-    std, radii = noise_at_t_min(trained), chi2_radii(keep)  # the balls of the check above
+    radii = chi2_radii(keep)  # the balls of the held-out check above
     checks = {}
-    for name, rows in {"held_out": test[:n], "training": train[:n]}.items():
-        x = add_noise(rows, std, model.basis.eigenvectors, gen)
-        checks[f"{name}_noised"] = {"n": int(x.shape[0]),
-                                    "trained": kept_calibration(trained, x, keep, radii),
-                                    "exact": kept_calibration(exact, x, keep, radii)}
+    for suffix, t_start in (("noised", sched["t_min"]), ("smoothed", scale)):
+        if suffix == "smoothed" and t_start <= sched["t_min"]:
+            continue  # the flow already starts at the data's scale
+        start = {**sched, "t_min": t_start}
+        trained = flow_for(model, {**spec, "schedule": start}, solver)
+        exact = reference_flow(train, pca, start, solver)
+        # a flow started at t_start models the images smoothed by its noise: both flows get
+        # the same noised rows
+        std = noise_at_t_min(trained)
+        for name, rows in {"held_out": test[:n], "training": train[:n]}.items():
+            x = add_noise(rows, std, model.basis.eigenvectors, gen)
+            checks[f"{name}_{suffix}"] = {"n": int(x.shape[0]), "t_start": float(t_start),
+                                          "trained": kept_calibration(trained, x, keep, radii),
+                                          "exact": kept_calibration(exact, x, keep, radii)}
     return checks
 
 
@@ -104,6 +120,6 @@ def run(args: argparse.Namespace) -> None:
                                     f"(floor {result['frechet']['floor_train_vs_test']:.3g})"
                                     if args.classifier else ""))
     for name, check in result.get("calibration_checks", {}).items():
-        print(f"{name} (n = {check['n']}): calibration max gap "
+        print(f"{name} (n = {check['n']}, from t = {check['t_start']:.3g}): calibration max gap "
               f"{100 * check['trained']['max_abs_error']:.1f} pp, exact score "
               f"{100 * check['exact']['max_abs_error']:.1f} pp")

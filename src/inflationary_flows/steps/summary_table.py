@@ -6,10 +6,7 @@ with n."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-import numpy as np
 import torch
 
 from ..analyses.metrics import generation_quality
@@ -18,6 +15,7 @@ from ..datasets import read_dataset
 from ..io import read_h5, read_json, write_csv
 from ..provenance import step_provenance
 from ..smoothing import held_out_rows
+from .replicates import further_seeds, seed_columns
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,46 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True)
 
 
-# the trained metrics summary.csv aggregates over training seeds:
-# column -> (metrics section, key, scale to the column's unit)
-REPLICATED = {"calibration_max_gap_pp_trained": ("latent_calibration", "max_abs_error", 100),
-              "kept_dims_max_gap_pp_trained": ("latent_calibration_kept", "max_abs_error", 100),
-              "ratio_trained": ("generation", "ratio", 1),
-              "ratio_trained_training_latents": ("generation_training_latents", "ratio", 1)}
-
-
-def replicate_columns(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Mean and sample sd (ddof 1) of the trained metrics over ``runs`` (one metrics dict
-    per training seed of a model); a metric some run lacks (PRP: kept dims) stays empty."""
-    columns = {"replicates": str(len(runs))}
-    for column, (section, key, scale) in REPLICATED.items():
-        values = [run[section][key] * scale for run in runs if section in run]
-        ok = len(values) == len(runs) and len(runs) > 1
-        columns[f"{column}_mean"] = f"{np.mean(values):.3f}" if ok else ""
-        columns[f"{column}_sd"] = f"{np.std(values, ddof=1):.3f}" if ok else ""
-    return columns
-
-
-def seeds_of(model: str, paths: list[str]) -> list[dict]:
-    """The metrics of ``model``'s further training seeds ('<model>-r<k>'), checked."""
-    runs = [read_json(path, "toy_metrics") for path in paths]
-    for path, metrics in zip(paths, runs, strict=True):
-        if not metrics["model"].startswith(f"{model}-r"):
-            raise ValueError(f"{path}: model {metrics['model']}, not a seed of {model}")
-    return runs
+# the trained metrics summary.csv aggregates over training seeds
+REPLICATED = {"calibration_max_gap_pp_trained": (("latent_calibration", "max_abs_error"), 100),
+              "kept_dims_max_gap_pp_trained": (("latent_calibration_kept", "max_abs_error"), 100),
+              "ratio_trained": (("generation", "ratio"), 1),
+              "ratio_trained_training_latents": (("generation_training_latents", "ratio"), 1)}
 
 
 def run(args: argparse.Namespace) -> None:
     if not len(args.trained) == len(args.exact) == len(args.flows) == len(args.data):
         raise ValueError("--trained, --exact, --flows and --data need one entry each per model")
-    per_model, extra = divmod(len(args.replicates), len(args.trained))
-    if extra:
-        raise ValueError(f"--replicates: {len(args.replicates)} files do not split evenly over "
-                         f"{len(args.trained)} models")
+    trained_runs = [read_json(path, "toy_metrics") for path in args.trained]
+    seeds = further_seeds([t["model"] for t in trained_runs], args.replicates, "toy_metrics")
     rows = []
-    for trained_path, exact_path, flow_path, data_path in zip(
-            args.trained, args.exact, args.flows, args.data, strict=True):
-        trained = read_json(trained_path, "toy_metrics")
+    for i, (trained, exact_path, flow_path, data_path) in enumerate(zip(
+            trained_runs, args.exact, args.flows, args.data, strict=True)):
         exact = read_json(exact_path, "toy_metrics_exact")
         if trained["model"] != exact["model"]:
             raise ValueError(f"{exact_path}: model {exact['model']}, not {trained['model']}")
@@ -84,9 +57,8 @@ def run(args: argparse.Namespace) -> None:
         again = generation_quality(generated[:n], test)["ratio"] \
             if generated.shape[0] >= n else None
         row = summary_row(trained["model"], trained, exact, again)
-        if per_model:
-            row |= replicate_columns([trained, *seeds_of(trained["model"], args.replicates[
-                len(rows) * per_model:(len(rows) + 1) * per_model])])
+        if args.replicates:
+            row |= seed_columns([trained, *seeds[i]], REPLICATED)
         rows.append(row)
     write_csv(args.output, rows, step_provenance("summary-table", args))
     print(f"{len(rows)} models -> {args.output}")

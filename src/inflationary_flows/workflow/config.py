@@ -338,10 +338,10 @@ def _check_images(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'images.{kind}.kind': must be '{kind}'")
     for name, spec in image_variants(config).items():
         _check_schedule(f"images.{spec['kind']}", spec)
+        key = ("images.dims_to_keep" if replicate_base(name) in table1_variants(config)
+               else "images.ig_sweep.dims_to_keep")
         for dataset in images["datasets"]:
-            _check_keep("images.dims_to_keep" if name in table1_variants(config) else
-                        "images.ig_sweep.dims_to_keep", spec, dataset_dim(config, dataset),
-                        dataset)
+            _check_keep(key, spec, dataset_dim(config, dataset), dataset)
     figure = images["figure"]
     if images["datasets"] and figure["dataset"] not in ("", *images["datasets"]):
         raise ConfigError(f"config key 'images.figure.dataset': '{figure['dataset']}' is not in "
@@ -362,7 +362,8 @@ def _gap_variant(kept: int, gap: float, base_gap: float) -> str:
 
 def image_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Schedule of every image model variant: 'prp', 'prr<d>' (IG = images.inflation_gap),
-    'prr<d>-ig<IG>' (the inflation-gap sweep)."""
+    'prr<d>-ig<IG>' (the inflation-gap sweep), and the further training seeds of Table 1's
+    variants, '<variant>-r<k>' (images.replicates)."""
     images = config["images"]
 
     def prr(kept: int, gap: float) -> dict[str, Any]:
@@ -375,6 +376,9 @@ def image_variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for gap in sweep["inflation_gaps"]:
         name = _gap_variant(sweep["dims_to_keep"], gap, images["inflation_gap"])
         variants[name] = prr(sweep["dims_to_keep"], gap)
+    for name in table1_variants(config):
+        for seed in further_seeds(name, images["replicates"]):
+            variants[seed] = variants[name]
     return variants
 
 
@@ -468,11 +472,15 @@ def replicate_base(name: str) -> str:
     return _REPLICATE.sub("", name)
 
 
+def further_seeds(name: str, replicates: int) -> list[str]:
+    """The names of a model's (or variant's) further training seeds, '<name>-r<k>' for
+    k = 1 .. replicates - 1: the same data, PCA and config, their own seeds."""
+    return [f"{name}-r{k}" for k in range(1, replicates)]
+
+
 def replicate_models(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Each toy model's further training seeds (toys.replicates - 1 of them), as
-    '<dataset>_<schedule>-r<k>': the same data, PCA and config, their own seeds."""
-    extra = range(1, config["toys"]["replicates"])
-    return {m: [f"{m}-r{k}" for k in extra] for m in toy_models(config)}
+    """Each toy model's further training seeds (toys.replicates - 1 of them)."""
+    return {m: further_seeds(m, config["toys"]["replicates"]) for m in toy_models(config)}
 
 
 EMBEDDINGS = {"flat": (False, False), "curved": (True, False), "flat_noisy": (False, True),

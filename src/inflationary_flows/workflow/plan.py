@@ -20,10 +20,12 @@ from .config import (
     embedded_specs,
     embedded_toys,
     figure_datasets,
+    further_seeds,
     ig_sweep_variants,
     image_variants,
     is_image_set,
     model_training,
+    replicate_base,
     replicate_models,
     table1_variants,
     table_models,
@@ -74,9 +76,10 @@ class Plan:
         self.cross_fit_models = calibration["cross_fit"]["models"]
         self.spectra_sets = [d for d in self.datasets if is_image_set(config, d)]
         # every toy model, and the digits models (small enough for the exact empirical
-        # denoiser on the CPU)
+        # denoiser on the CPU) but their further training seeds
         self.residual_models = [("toys", m) for m in self.toy_models] + [
-            ("images", m) for m in self.image_models if m.startswith("digits_")]
+            ("images", m) for m in self.image_models
+            if m.startswith("digits_") and replicate_base(m) == m]
 
     def schedule_pattern(self) -> str:
         """The {schedule} wildcard: toy schedule names and their further seeds (prp-r<k>),
@@ -193,6 +196,9 @@ class Plan:
                     else ig_sweep_variants(self.config))
         models = [f"{d}_{v}" for d in self.image_sets for v in variants]
         found = {"metrics": [f"results/metrics/images/{m}.json" for m in models]}
+        seeds = [s for m in models for s in further_seeds(m, self.config["images"]["replicates"])]
+        if table == "table1" and seeds:
+            found["replicates"] = [f"results/metrics/images/{s}.json" for s in seeds]
         fid = [f"results/metrics/images/{m}_fid.json" for m in models
                if self.with_fid(model_dataset(m))]
         return found | ({"fid": fid} if fid else {})
