@@ -9,7 +9,7 @@ from pathlib import Path
 from ..io import read_json, write_csv
 from ..provenance import step_provenance
 from ..workflow.published import published
-from .replicates import further_seeds, seed_columns
+from .replicates import seed_columns, seed_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> None:
     rows = [row(metrics, d, fids.get(Path(m).stem))
             for metrics, m, d in zip(runs, args.metrics, args.datasets, strict=True)]
     if args.replicates:
-        seeds = further_seeds([r["model"] for r in runs], args.replicates, "image_metrics")
+        seeds = seed_metrics([r["model"] for r in runs], args.replicates, "image_metrics")
         rows = [r | seed_columns([metrics, *more], REPLICATED, ".4g")
                 for r, metrics, more in zip(rows, runs, seeds, strict=True)]
     write_csv(args.output, rows, step_provenance("image-table", args))

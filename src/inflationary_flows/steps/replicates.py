@@ -15,7 +15,7 @@ from ..io import read_json
 Fields = Mapping[str, tuple[tuple[str, ...], float]]
 
 
-def further_seeds(models: Sequence[str], paths: Sequence[str], kind: str) -> list[list[dict]]:
+def seed_metrics(models: Sequence[str], paths: Sequence[str], kind: str) -> list[list[dict]]:
     """The metrics JSON of each model's further training seeds: ``paths`` hold the same number
     per model, in the models' order, each named '<model>-r<k>' (checked)."""
     if not models:

@@ -15,7 +15,7 @@ from ..datasets import read_dataset
 from ..io import read_h5, read_json, write_csv
 from ..provenance import step_provenance
 from ..smoothing import held_out_rows
-from .replicates import further_seeds, seed_columns
+from .replicates import seed_columns, seed_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
     if not len(args.trained) == len(args.exact) == len(args.flows) == len(args.data):
         raise ValueError("--trained, --exact, --flows and --data need one entry each per model")
     trained_runs = [read_json(path, "toy_metrics") for path in args.trained]
-    seeds = further_seeds([t["model"] for t in trained_runs], args.replicates, "toy_metrics")
+    seeds = seed_metrics([t["model"] for t in trained_runs], args.replicates, "toy_metrics")
     rows = []
     for i, (trained, exact_path, flow_path, data_path) in enumerate(zip(
             trained_runs, args.exact, args.flows, args.data, strict=True)):
