@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from . import __version__
+from .allocator import keep_freed_memory
 
 # step name -> one-line description; the step's module is the name with '_' for '-', and its
 # rule in workflow/rules has that same name
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description=description)
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
+    keep_freed_memory()
     try:
         module.run(args)
     except (ValueError, OSError, RuntimeError) as err:
