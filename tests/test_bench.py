@@ -78,3 +78,13 @@ def test_cifar10_estimate_follows_the_configs_sizes(tmp_path):
     assert est["train_hours_per_model"] == 512_000 / (128 * 4) / 3600
     assert est["flow_hours_per_model"] == 400 / 10 / 3600
     assert est["wall_hours_one_job_at_a_time"] == 3 * (1000 + 40) / 3600
+
+
+def test_allocator_benchmark_compares_two_fresh_processes():
+    from inflationary_flows.analyses.bench import bench_allocator
+
+    result = bench_allocator(steps=10)
+    default, kept = result["glibc_default"], result["keep_freed_memory"]
+    assert result["speed_up"] == default["ms_per_step"] / kept["ms_per_step"]
+    # only the default policy faults the stable target's freed (B, N) weights in again
+    assert kept["page_faults"] < default["page_faults"] / 4

@@ -3,9 +3,13 @@ inflationary_flows bench``). Numbers are machine-dependent; every JSON records t
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -223,6 +227,52 @@ def bench_training(batch_sizes=(256, 1024, 4096), steps: int = 20) -> dict:
             "profile_top_ops": profile}
 
 
+def step_times(steps: int = 30, keep: bool = False) -> dict:
+    """One process's default toy training steps (swirl, 64 Fourier features, batch 1024,
+    1024 reference points, one thread): ms per step, CPU seconds in user and kernel mode and
+    page faults, under glibc's default allocation policy or with :func:`keep_freed_memory`
+    (what every CLI step runs with)."""
+    from ..allocator import keep_freed_memory
+    from ..backbones.mlp import ResidualMLP
+    from ..preconditioning import IFPreconditioner
+    from ..training import TrainConfig, Trainer
+
+    if keep:
+        keep_freed_memory()
+    torch.set_num_threads(1)
+    data = make_toy("swirl", 20000, 10, 0)
+    pca = fit_pca(data.train)
+    sched = make_schedule("prp", "exponential", torch.tensor(pca.eigenvalues))
+    basis = EigenBasis.from_pca(pca)
+    trainer = Trainer(IFPreconditioner(ResidualMLP(3, 15.0, fourier_features=64), sched, basis),
+                      basis.to_eigen(torch.tensor(data.train)),
+                      TrainConfig(steps=steps + 5, stable_target_size=1024))
+    for _ in range(5):
+        trainer.train_step()
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    return {"ms_per_step": 1000 * wall / steps, "user_s": after.ru_utime - before.ru_utime,
+            "system_s": after.ru_stime - before.ru_stime,
+            "page_faults": after.ru_minflt - before.ru_minflt}
+
+
+def bench_allocator(steps: int = 30) -> dict:
+    """:func:`step_times` in two fresh processes, glibc's default policy against the kept
+    freed memory, and the speed-up."""
+    rows = {}
+    for policy, keep in (("glibc_default", False), ("keep_freed_memory", True)):
+        code = (f"import json; from {__name__} import step_times; "
+                f"print(json.dumps(step_times({steps}, {keep})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        rows[policy] = json.loads(out.stdout.splitlines()[-1])
+    rows["speed_up"] = rows["glibc_default"]["ms_per_step"] / rows["keep_freed_memory"][
+        "ms_per_step"]
+    return rows
+
+
 def profile_step(u, sched, basis, batch_size: int = 1024) -> list[dict]:
     from torch.profiler import ProfilerActivity, profile
 
@@ -283,6 +333,7 @@ def run_all(output_dir: str | os.PathLike, quick: bool = False, model: dict | No
         record("solvers_trained", bench_solvers_trained(**model))
         record("generation", bench_generation(**model, n=200 if quick else 1000))
     record("training", bench_training(steps=5 if quick else 20))
+    record("allocator", bench_allocator(steps=5 if quick else 30))
     record("image_backbones", bench_image_backbones(steps=1 if quick else 3))
     record("workflow_seconds_per_rule", workflow_times())
     return results
