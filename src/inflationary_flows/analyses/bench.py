@@ -237,8 +237,7 @@ def step_times(steps: int = 30, keep: bool = False) -> dict:
     from ..preconditioning import IFPreconditioner
     from ..training import TrainConfig, Trainer
 
-    if keep:
-        keep_freed_memory()
+    applied = keep and keep_freed_memory()
     torch.set_num_threads(1)
     data = make_toy("swirl", 20000, 10, 0)
     pca = fit_pca(data.train)
@@ -253,7 +252,8 @@ def step_times(steps: int = 30, keep: bool = False) -> dict:
     for _ in range(steps):
         trainer.train_step()
     wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-    return {"ms_per_step": 1000 * wall / steps, "user_s": after.ru_utime - before.ru_utime,
+    return {"policy_applied": applied, "ms_per_step": 1000 * wall / steps,
+            "user_s": after.ru_utime - before.ru_utime,
             "system_s": after.ru_stime - before.ru_stime,
             "page_faults": after.ru_minflt - before.ru_minflt}
 
