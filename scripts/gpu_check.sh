@@ -8,4 +8,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-exec python -m inflationary_flows bench --gpu --threads "$(nproc)" "$@"
+exec "${PYTHON:-python3}" -m inflationary_flows bench --gpu --threads "$(nproc)" "$@"

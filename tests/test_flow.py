@@ -133,3 +133,21 @@ def test_flow_modules_move_with_the_module():
             "basis.eigenvectors", "basis.mean"} <= names
     flow32 = flow.to(torch.float32)
     assert flow32.basis.eigenvectors.dtype == torch.float32
+
+
+@pytest.mark.parametrize("solver", [{"method": "dopri5"}, {"method": "heun", "steps": 40}])
+def test_solving_in_row_batches_gives_each_rows_own_solution(solver):
+    """solver.batch_size (a GPU's memory bound) changes nothing: every row's solve is its
+    own, adaptive steps included; the blocks' costs and recorded states join in row order."""
+    flow, _ = mixture_flow()
+    x = torch.randn(23, 3, generator=torch.Generator().manual_seed(2))
+    whole = flow.inflate(x, record=[2.0, 9.0], **solver)
+    blocks = flow.inflate(x, record=[2.0, 9.0], batch_size=5, **solver)
+    torch.testing.assert_close(blocks.value, whole.value, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(blocks.states, whole.states, rtol=1e-12, atol=1e-12)
+    assert torch.equal(blocks.nfe_per_sample, whole.nfe_per_sample)
+    assert blocks.states.shape == (2, 23, 3) and torch.equal(blocks.times, whole.times)
+    # batched calls: the slowest row's count, in one solve as over blocks
+    assert blocks.nfe == whole.nfe == int(whole.nfe_per_sample.max())
+    with pytest.raises(ValueError, match="batch_size must be >= 0"):
+        SolverConfig(batch_size=-1)

@@ -188,7 +188,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
                if v.is_floating_point())
 
 
-def small_image_trainer(**cfg):
+def small_image_trainer(device="cpu", **cfg):
     """A three-level UNet with attention on digits (pixel input), float32 weights."""
     from inflationary_flows.datasets import decode, make_digits
     from inflationary_flows.models import build_model
@@ -209,7 +209,7 @@ def small_image_trainer(**cfg):
     torch.nn.init.normal_(model.backbone.out.weight, std=0.02)  # a network with an output
     config = TrainConfig(steps=4, batch_size=16, warmup_steps=1, lr=1e-3, t_min=0.01,
                          t_max=15.01, **cfg)
-    return Trainer(model, model.basis.to_eigen(x), config)
+    return Trainer(model, model.basis.to_eigen(x), config, device=device)
 
 
 def test_bf16_autocast_on_the_cpu_keeps_float64_around_the_network_and_tracks_fp32():

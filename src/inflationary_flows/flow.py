@@ -39,10 +39,15 @@ class SolverConfig:
     spacing: str = "uniform"
     rtol: float = 1e-6
     atol: float = 1e-6
+    # rows integrated at once (0: all): bounds a GPU's memory for large sets. Each row's
+    # solution is its own (fixed grids; dopri5 steps per sample): the same up to rounding.
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         require_positive("SolverConfig", rtol=self.rtol, atol=self.atol,
                          span=self.t_max - self.t_min)
+        if self.batch_size < 0:
+            raise ValueError(f"SolverConfig: batch_size must be >= 0, got {self.batch_size}")
 
 
 @dataclass
@@ -84,9 +89,11 @@ class InflationaryFlow(nn.Module):
     def _solve(self, y0: Tensor, t0: float, t1: float, record: Sequence[float], f=None,
                **overrides) -> Solution:
         cfg = {**self.solver.__dict__, **overrides}
-        return integrate(f or self.drift, y0, t0, t1, method=cfg["method"], steps=cfg["steps"],
-                         spacing=cfg["spacing"], rtol=cfg["rtol"], atol=cfg["atol"],
-                         record=record)
+        rows = cfg["batch_size"] or max(1, y0.shape[0])
+        return Solution.concat([
+            integrate(f or self.drift, part, t0, t1, method=cfg["method"], steps=cfg["steps"],
+                      spacing=cfg["spacing"], rtol=cfg["rtol"], atol=cfg["atol"], record=record)
+            for part in y0.split(rows)])
 
     # -- maps ----------------------------------------------------------------------------
     def latent_variance(self) -> Tensor:
@@ -94,10 +101,12 @@ class InflationaryFlow(nn.Module):
         return self.schedule.latent_variance(self.solver.t_max)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Draws of the latent prior, made on ``generator``'s device (a seeded CPU generator
+        gives the same draws whichever device the flow runs on)."""
         std = self.latent_variance().sqrt()
         eps = torch.randn((n, std.shape[0]), generator=generator, dtype=std.dtype,
-                          device=std.device)
-        return eps * std
+                          device=std.device if generator is None else generator.device)
+        return eps.to(std.device) * std
 
     def inflate(self, x: Tensor, record: Sequence[float] = (), **solver) -> FlowResult:
         """Data (B, D) -> scaled-eigen latent z at t_max."""

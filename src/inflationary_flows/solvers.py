@@ -28,8 +28,9 @@ class NonFiniteStateError(FloatingPointError):
 class Solution:
     """Final state, recorded states ``ys`` (R, B, D) at ``ts`` (R,), and evaluation counts.
 
-    ``nfe`` counts batched calls of f; ``nfe_per_sample`` counts, per sample, the evaluations
-    its own trajectory needed (equal to ``nfe`` for fixed grids).
+    ``nfe`` counts batched calls of f (of the costliest row block, when solved in blocks);
+    ``nfe_per_sample`` counts, per sample, the evaluations its own trajectory needed (equal to
+    ``nfe`` for fixed grids).
     """
 
     y: Tensor
@@ -38,6 +39,17 @@ class Solution:
     nfe: int
     nfe_per_sample: Tensor
     steps: int
+
+    @staticmethod
+    def concat(parts: Sequence[Solution]) -> Solution:
+        """One solution of the rows of ``parts`` (solves of consecutive row blocks at the same
+        record times); ``nfe`` and ``steps`` are those of the costliest block."""
+        if len(parts) == 1:
+            return parts[0]
+        return Solution(torch.cat([p.y for p in parts]), parts[0].ts,
+                        torch.cat([p.ys for p in parts], dim=1), max(p.nfe for p in parts),
+                        torch.cat([p.nfe_per_sample for p in parts]),
+                        max(p.steps for p in parts))
 
 
 def _check_finite(y: Tensor, t: Tensor | float) -> None:
@@ -83,14 +95,14 @@ FIXED_METHODS: dict[str, FixedStepMethod] = {"euler": Euler(), "heun": Heun()}
 
 def _with_record_times(grid: Tensor, record: Sequence[float]) -> tuple[Tensor, Tensor]:
     """Merge the record times into the grid; return the grid and the record indices."""
-    rec = torch.as_tensor(list(record), dtype=grid.dtype)
+    rec = torch.as_tensor(list(record), dtype=grid.dtype, device=grid.device)
     lo, hi = torch.minimum(grid[0], grid[-1]), torch.maximum(grid[0], grid[-1])
     if rec.numel() and (rec.min() < lo - 1e-12 or rec.max() > hi + 1e-12):
         raise ValueError(f"record times must lie in [{lo.item()}, {hi.item()}]")
     merged = torch.unique(torch.cat([grid, rec]))
     merged = merged if grid[-1] >= grid[0] else merged.flip(0)
     index = torch.stack([torch.argmin((merged - r).abs()) for r in rec]) if rec.numel() \
-        else torch.zeros(0, dtype=torch.long)
+        else torch.zeros(0, dtype=torch.long, device=grid.device)
     return merged, index
 
 

@@ -192,7 +192,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["optimizer"])
-        self.gen.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        self.gen.set_state(state["rng"].cpu())  # a generator state is a CPU tensor on any device
         self.step = int(state["step"])
         self.history = json.loads(state["history"])
         self.best = state.get("best")

@@ -37,6 +37,10 @@ rule train:
         "--output {output.weights} --output-spec {output.spec} > {log} 2>&1"
 
 
+def flow_gpus(family):
+    return min(1, config[family]["gpu"]) if family == "images" else 0
+
+
 rule flow:
     """Inflate held-out data, round trip, generate; record trajectories for figures."""
     input:
@@ -54,8 +58,12 @@ rule flow:
         env("torch")
     threads: lambda w: config[w.family]["threads"]
     resources:
-        **slurm_resources(),
+        # image flows take one GPU where images train on GPUs (50 000 Heun samples of a UNet);
+        # toy and table flows (dopri5 on a small MLP) stay on the CPUs, as fast and in parallel
+        **slurm_resources(lambda w: flow_gpus(w.family)),
+        gpu=lambda w: flow_gpus(w.family),
     params:
+        device=lambda w, resources: "cuda" if resources.gpu else "cpu",
         solver=lambda w: json_arg(config[w.family]["solver"]),
         seed=lambda w: PLAN.seed("flow", w.dataset, w.schedule),
         n_eval=lambda w: config[w.family]["n_eval"],
@@ -69,4 +77,5 @@ rule flow:
         "--data {input.data} --solver {params.solver} --n-eval {params.n_eval} "
         "--n-generate {params.n_generate} --n-trajectories {params.n_trajectories} "
         "--frames {params.frames} --training-latents {params.training_latents} "
-        "--seed {params.seed} --threads {threads} --output {output} > {log} 2>&1"
+        "--seed {params.seed} --threads {threads} --device {params.device} "
+        "--output {output} > {log} 2>&1"

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -110,6 +113,8 @@ def measure_generation(model, device: torch.device, n: int, steps: int, bf16: bo
                             SolverConfig(t_min=SCHEDULE["t_min"], t_max=SCHEDULE["t_max"],
                                          method="heun", steps=steps, spacing="uniform"))
     z = flow.sample_prior(n, torch.Generator(device).manual_seed(0))
+    if device.type == "cuda":  # what a batch of n needs: SolverConfig.batch_size sizes from it
+        torch.cuda.reset_peak_memory_stats(device)
     sync(device)
     start = time.perf_counter()
     out = flow.generate(z)
@@ -117,6 +122,7 @@ def measure_generation(model, device: torch.device, n: int, steps: int, bf16: bo
     seconds = time.perf_counter() - start
     return {"precision": "bf16" if bf16 else "fp32", "n": n, "nfe": int(out.nfe),
             "images_per_s": n / seconds, "seconds": seconds,
+            "peak_memory_mb": peak_memory_mb(device),
             "finite": bool(torch.isfinite(out.value).all()),
             "state_dtype": str(out.value.dtype)}
 
@@ -175,7 +181,7 @@ def cifar10_estimate(train_rate: float, generation_rate: float,
     inflation + round trip of n_eval and generation of n_generate images on one."""
     import yaml
 
-    config_path = config_path or Path(__file__).resolve().parents[2] / "configs/cifar10.yaml"
+    config_path = config_path or Path(__file__).resolve().parents[3] / "configs/cifar10.yaml"
     images = yaml.safe_load(config_path.read_text())["images"]
     training = images["training"]
     models = 1 + len(images["dims_to_keep"])
@@ -189,10 +195,40 @@ def cifar10_estimate(train_rate: float, generation_rate: float,
             "wall_hours_one_job_at_a_time": models * (train_h + flow_h)}
 
 
+def backends() -> dict:
+    """The settings that decide fp32 speed on a GPU (TF32 tensor cores), as they stand."""
+    info = {"torch": torch.__version__, "cuda": torch.version.cuda,
+            "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "environment": {k: v for k, v in os.environ.items() if "TF32" in k
+                            or "PRECISION" in k or k.startswith("CUBLAS")}}
+    if torch.cuda.is_available():
+        info["capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
+        info["memory_gib"] = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return info
+
+
+def run_phase(result: dict, name: str, fn: Callable[[], Any]) -> Any:
+    """``fn()``, or None when it fails: the failure is recorded under ``errors`` (its type and
+    first line; the traceback goes to stderr) and the later phases still run, so one broken
+    path does not hide the others' numbers."""
+    try:
+        return fn()
+    except Exception as err:  # any failure is this check's finding
+        traceback.print_exc()
+        first = (str(err).strip().splitlines() or [""])[0]
+        result["errors"].append(f"{name}: {type(err).__name__}: {first}")
+        return None
+
+
 def gpu_check(budget_s: float = 480.0, batch_size: int = 512, loss_steps: int = 100,
-              smoke: bool | None = None, compile: bool = False,
-              channels_last: bool = False) -> dict:
-    """The whole measurement; ``smoke`` (default: no CUDA) shrinks it to ~30 s on a CPU."""
+              smoke: bool | None = None, compile: bool = False, channels_last: bool = False,
+              report: Callable[[dict], None] | None = None) -> dict:
+    """The whole measurement; ``smoke`` (default: no CUDA) shrinks it to ~30 s on a CPU.
+    ``report`` gets the result after every phase: a run killed at its time limit keeps what
+    it measured."""
     from .bench import machine
 
     start = time.perf_counter()
@@ -208,36 +244,58 @@ def gpu_check(budget_s: float = 480.0, batch_size: int = 512, loss_steps: int = 
     pca = fit_pca(x.numpy())
     result = {"machine": machine(), "device": torch.cuda.get_device_name(0) if cuda else "cpu",
               "gpus_visible": torch.cuda.device_count() if cuda else 0, "smoke": smoke,
-              "unet": backbone, "options": {"compile": compile, "channels_last": channels_last},
-              "training": [], "generation": [], "skipped": []}
+              "backends": backends(), "unet": backbone,
+              "options": {"compile": compile, "channels_last": channels_last},
+              "training": [], "generation": [], "skipped": [], "errors": [], "finished": False}
     options = {"compile": compile, "channels_last": channels_last, "pca": pca}
     timed = min(20, max(2, loss_steps - 5))
     trained = None
+
+    def over(share: float) -> bool:
+        result["seconds"] = time.perf_counter() - start
+        return result["seconds"] > share * budget_s
+
     for bf16 in (False, True):
-        if time.perf_counter() - start > 0.45 * budget_s:
-            result["skipped"].append(f"training {'bf16' if bf16 else 'fp32'}: over budget")
+        precision = "bf16" if bf16 else "fp32"
+        if over(0.45):
+            result["skipped"].append(f"training {precision}: over budget")
             continue
-        row = largest_batch(lambda b, bf16=bf16: measure_training(x, backbone, device, b,
-                                                                  loss_steps, bf16, timed,
-                                                                  **options), batch_size)
-        trained = row.pop("model")
-        result["training"].append(row)
+        row = run_phase(result, f"training {precision}", lambda bf16=bf16: largest_batch(
+            lambda b: measure_training(x, backbone, device, b, loss_steps, bf16, timed,
+                                       **options), batch_size))
+        if row is not None:
+            trained = row.pop("model")
+            result["training"].append(row)
+        if report:
+            report(result)
     # CPUs without bf16 units take minutes for a bf16 generation; the flow step runs fp32
     for bf16 in (False, True) if cuda else (False,):
-        if trained is None or time.perf_counter() - start > 0.75 * budget_s:
-            result["skipped"].append(f"generation {'bf16' if bf16 else 'fp32'}: over budget")
+        precision = "bf16" if bf16 else "fp32"
+        if trained is None or over(0.75):
+            result["skipped"].append(f"generation {precision}: over budget or untrained")
             continue
-        result["generation"].append(measure_generation(trained, device, gen_n, gen_steps, bf16))
-    if cuda and torch.cuda.device_count() >= 2 and time.perf_counter() - start < 0.8 * budget_s:
-        result["ddp"] = measure_ddp(x, backbone, result["training"][-1]["batch_size"], 23)
+        row = run_phase(result, f"generation {precision}", lambda bf16=bf16: measure_generation(
+            trained, device, gen_n, gen_steps, bf16))
+        if row is not None:
+            result["generation"].append(row)
+        if report:
+            report(result)
+    if cuda and torch.cuda.device_count() >= 2 and not over(0.8) and result["training"]:
+        result["ddp"] = run_phase(result, "ddp", lambda: measure_ddp(
+            x, backbone, result["training"][-1]["batch_size"], 23))
     else:
-        result["skipped"].append(f"ddp: {torch.cuda.device_count() if cuda else 0} GPU(s)")
-    if result["training"] and result["generation"]:
+        result["skipped"].append(f"ddp: {torch.cuda.device_count() if cuda else 0} GPU(s)"
+                                 + (", no training or over budget" if cuda else ""))
+    result["cifar10_estimate"] = None
+    # rates of the smoke UNet say nothing about the paper's: estimate only at full size
+    if result["training"] and result["generation"] and not smoke:
         best = max(result["training"], key=lambda r: r["images_per_s"])
         gen = result["generation"][0]  # the flow step integrates the fp32 EMA network
-        # rates of the smoke UNet say nothing about the paper's: estimate only at full size
-        result["cifar10_estimate"] = None if smoke else {
-            "from": f"training {best['precision']}, generation fp32",
-            **cifar10_estimate(best["images_per_s"], gen["images_per_s"])}
-    result["seconds"] = time.perf_counter() - start
+        result["cifar10_estimate"] = run_phase(result, "cifar10 estimate", lambda: {
+            "from": f"training {best['precision']}, generation {gen['precision']}",
+            **cifar10_estimate(best["images_per_s"], gen["images_per_s"])})
+    over(1.0)
+    result["finished"] = True
+    if report:
+        report(result)
     return result

@@ -35,10 +35,13 @@ def run(args: argparse.Namespace) -> None:
         from ..analyses.gpu_check import gpu_check
         from ..io import write_json
 
+        def report(result: dict) -> None:  # after every phase: a killed run keeps its numbers
+            write_json(f"{args.output_dir}/gpu_check.json", {"kind": "benchmark",
+                                                             "result": result})
+
         result = gpu_check(args.budget_s, args.batch_size, args.loss_steps,
                            smoke=False if args.full_size else None, compile=args.compile,
-                           channels_last=args.channels_last)
-        write_json(f"{args.output_dir}/gpu_check.json", {"kind": "benchmark", "result": result})
+                           channels_last=args.channels_last, report=report)
         print(json.dumps(result, indent=1))
         return
     from ..analyses.bench import run_all

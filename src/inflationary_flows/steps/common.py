@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import torch
+
 from ..flow import InflationaryFlow, flow_for
 from ..models import load_model
 from ..preconditioning import IFPreconditioner
@@ -16,7 +18,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solver", required=True, help="SolverConfig fields as JSON")
 
 
-def load_flow(args: argparse.Namespace) -> tuple[IFPreconditioner, dict, InflationaryFlow]:
-    """The model, its metadata and its flow under ``--solver``."""
-    model, meta = load_model(args.model, args.model_spec)
+def load_flow(args: argparse.Namespace, device: str | torch.device = "cpu"
+              ) -> tuple[IFPreconditioner, dict, InflationaryFlow]:
+    """The model, its metadata and its flow under ``--solver``, on ``device``."""
+    model, meta = load_model(args.model, args.model_spec, device)
     return model, meta, flow_for(model, meta["spec"], json.loads(args.solver))
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"],
+                        help="where the network runs (auto: CUDA if present)")
+
+
+def pick_device(name: str) -> torch.device:
+    """``--device``: cpu, cuda, or auto (CUDA if present)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)

@@ -17,7 +17,7 @@ from ..io import write_h5
 from ..provenance import step_provenance
 from ..smoothing import add_noise, noise_at_t_min
 from ..spec import resolve_dims_to_keep
-from .common import load_flow
+from .common import add_device_argument, load_flow, pick_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of a second generated set (0: none)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
+    add_device_argument(parser)
     parser.add_argument("--output", required=True)
+
+
+def host(t: torch.Tensor) -> np.ndarray:
+    return t.cpu().numpy()
 
 
 def trajectories(model, flow, x: torch.Tensor, prior: torch.Tensor, n_frames: int) -> dict:
@@ -44,14 +49,14 @@ def trajectories(model, flow, x: torch.Tensor, prior: torch.Tensor, n_frames: in
     frames = np.linspace(flow.solver.t_min, flow.solver.t_max, n_frames).tolist()
     up = flow.inflate(x, record=frames)
     down = flow.generate(prior, record=frames[::-1])
+    schedule = model.schedule
     return {
         "trajectories/times": np.asarray(frames),
         # share of the top eigen-direction's variance that is still data, per frame
-        "trajectories/signal_fraction": (model.schedule.eigenvalues[0]
-                                         / model.schedule.total_variance(
-                                             torch.tensor(frames))[:, 0]).numpy(),
-        "trajectories/inflation": up.states.numpy(),
-        "trajectories/generation": down.states.numpy()[::-1].copy(),
+        "trajectories/signal_fraction": host(schedule.eigenvalues[0] / schedule.total_variance(
+            torch.tensor(frames))[:, 0]),
+        "trajectories/inflation": host(up.states),
+        "trajectories/generation": host(down.states)[::-1].copy(),
     }
 
 
@@ -61,17 +66,18 @@ def from_training_latents(flow, train, prior: torch.Tensor, keep: int, smoothed:
     latents of training rows (:func:`compressed_from_latents`); the rows get t_min noise
     first where the model is of smoothed rows."""
     train = torch.as_tensor(train, dtype=torch.float64)
-    if smoothed:
-        train = add_noise(train, noise_at_t_min(flow), flow.basis.eigenvectors, gen)
-    latents = flow.inflate(train).value
+    if smoothed:  # drawn on the CPU, as every draw of the step
+        train = add_noise(train, noise_at_t_min(flow).cpu(), flow.basis.eigenvectors.cpu(), gen)
+    latents = flow.inflate(train.to(prior.device)).value
     samples = flow.generate(compressed_from_latents(prior, latents, keep))
-    return {"generation/x_training_latents": samples.value.numpy()}
+    return {"generation/x_training_latents": host(samples.value)}
 
 
 @torch.no_grad()
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    model, meta, flow = load_flow(args)
+    device = pick_device(args.device)
+    model, meta, flow = load_flow(args, device)
     spec = meta["spec"]
     # training rows only where they are used (an image set's would be large)
     remedy_rows = args.training_latents if spec["schedule"]["kind"] == "prr" else 0
@@ -83,11 +89,14 @@ def run(args: argparse.Namespace) -> None:
     gen = torch.Generator().manual_seed(args.seed)
     smoothing = {}
     if "smoothing" in spec:  # t_min chosen from the data: the model is of the smoothed rows
-        std = noise_at_t_min(flow)
-        smoothed = add_noise(test, std, model.basis.eigenvectors, gen)
+        std = noise_at_t_min(flow).cpu()
+        smoothed = add_noise(test, std, model.basis.eigenvectors.cpu(), gen)
         x = smoothed[:n_eval]
         smoothing = {"smoothing/std": std.numpy(), "smoothing/test": smoothed.numpy()}
 
+    # the draws above and the prior's below come from the CPU generator: the same draws on
+    # every device (scaled by noise levels computed there, equal up to rounding)
+    x = x.to(device)
     up = flow.inflate(x)
     back = flow.generate(up.value)
     prior = flow.sample_prior(args.n_generate, gen)
@@ -104,13 +113,13 @@ def run(args: argparse.Namespace) -> None:
     # generated images need no float64 (50K CIFAR-sized samples would be 1.2 GB)
     image = data_attrs["params"].get("encoding") is not None
     arrays = {
-        "inflation/x": x.numpy(), "inflation/z": up.value.numpy(),
-        "inflation/nfe_per_sample": up.nfe_per_sample.numpy(),
-        "roundtrip/x_back": back.value.numpy(),
-        "generation/z": prior.numpy(),
-        "generation/x": samples.value.numpy().astype(np.float32 if image else np.float64),
-        "latent_variance": flow.latent_variance().numpy(),
-        "eigenvectors": model.basis.eigenvectors.numpy(),
+        "inflation/x": host(x), "inflation/z": host(up.value),
+        "inflation/nfe_per_sample": host(up.nfe_per_sample),
+        "roundtrip/x_back": host(back.value),
+        "generation/z": host(prior),
+        "generation/x": host(samples.value).astype(np.float32 if image else np.float64),
+        "latent_variance": host(flow.latent_variance()),
+        "eigenvectors": host(model.basis.eigenvectors),
         **smoothing, **remedy,
     }
     n_traj = min(args.n_trajectories, n_eval, args.n_generate)
