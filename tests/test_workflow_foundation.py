@@ -59,6 +59,19 @@ def test_default_target_plans_a_job_per_configured_item(tmp_path, variant):
     assert job_counts(snakemake(tmp_path, "--dry-run", **extra)) == expected
 
 
+def test_image_flows_run_on_a_gpu_where_images_train_on_gpus_and_toy_flows_never(tmp_path):
+    """With toys.gpu and images.gpu set (as in configs/toys_paper.yaml and cifar10.yaml), only
+    an image model's flow asks for a GPU and passes --device cuda; toy flows stay on the CPU."""
+    gpus = tmp_path / "gpus.yaml"
+    gpus.write_text("toys: {gpu: 1}\nimages: {gpu: 2}\n")
+    proc = snakemake(tmp_path / "run", "--dry-run", "--printshellcmds",
+                     config=REPO / "tests" / "configs" / "tiny.yaml", extra_configs=[gpus])
+    flows = [line for line in proc.stdout.splitlines() if "inflationary_flows flow " in line]
+    devices = {(" --model results/models/images/" in line, line.split("--device ")[1].split()[0])
+               for line in flows}
+    assert devices == {(True, "cuda"), (False, "cpu")}, devices
+
+
 def test_cli_lists_every_step():
     out = subprocess.run([sys.executable, "-m", "inflationary_flows", "--help"],
                          capture_output=True, text=True, check=True).stdout

@@ -54,6 +54,12 @@ def slurm_resources(gpus=0):
     return found
 
 
+def flow_gpus(family):
+    """GPUs of a flow job: one for an image model where images train on GPUs (50 000 Heun
+    samples of a UNet); toy and table flows (dopri5 on a small MLP) stay on the CPUs."""
+    return min(1, config[family]["gpu"]) if family == "images" else 0
+
+
 def env(name):
     return str(Path(workflow.basedir) / "envs" / f"{name}.yaml")
 

@@ -37,10 +37,6 @@ rule train:
         "--output {output.weights} --output-spec {output.spec} > {log} 2>&1"
 
 
-def flow_gpus(family):
-    return min(1, config[family]["gpu"]) if family == "images" else 0
-
-
 rule flow:
     """Inflate held-out data, round trip, generate; record trajectories for figures."""
     input:
@@ -58,8 +54,6 @@ rule flow:
         env("torch")
     threads: lambda w: config[w.family]["threads"]
     resources:
-        # image flows take one GPU where images train on GPUs (50 000 Heun samples of a UNet);
-        # toy and table flows (dopri5 on a small MLP) stay on the CPUs, as fast and in parallel
         **slurm_resources(lambda w: flow_gpus(w.family)),
         gpu=lambda w: flow_gpus(w.family),
     params:
