@@ -24,14 +24,3 @@ def load_flow(args: argparse.Namespace, device: str | torch.device = "cpu"
     model, meta = load_model(args.model, args.model_spec, device)
     return model, meta, flow_for(model, meta["spec"], json.loads(args.solver))
 
-
-def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"],
-                        help="where the network runs (auto: CUDA if present)")
-
-
-def pick_device(name: str) -> torch.device:
-    """``--device``: cpu, cuda, or auto (CUDA if present)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)

@@ -19,6 +19,7 @@ from ..analyses.metrics import to_uint8
 from ..datasets import read_dataset
 from ..io import read_h5, write_json
 from ..provenance import step_provenance
+from .device import add_device_argument, pick_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-reference", type=int, default=0,
                         help="training images in the reference statistics (0: all)")
     parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    add_device_argument(parser)
     parser.add_argument("--output", required=True)
 
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> None:
     if shape is None or shape[0] != 3:
         raise ValueError(f"{args.data}: FID needs RGB images, found shape {shape}")
     reference = data["train"][:args.n_reference or None]
-    cuda = torch.cuda.is_available() if args.device == "auto" else args.device == "cuda"
+    cuda = pick_device(args.device).type == "cuda"
     # on a CPU, data-loader worker processes only compete with the Inception network
     fid = frechet_inception_distance(flow["generation/x"], reference, shape, weights,
                                      args.batch_size, cuda, save_cpu_ram=not cuda)

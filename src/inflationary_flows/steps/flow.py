@@ -17,7 +17,8 @@ from ..io import write_h5
 from ..provenance import step_provenance
 from ..smoothing import add_noise, noise_at_t_min
 from ..spec import resolve_dims_to_keep
-from .common import add_device_argument, load_flow, pick_device
+from .common import load_flow
+from .device import add_device_argument, pick_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

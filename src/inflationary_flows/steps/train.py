@@ -20,6 +20,7 @@ from ..io import read_h5
 from ..models import save_model
 from ..provenance import array_hash, config_hash, step_provenance
 from ..training import Trainer, loss_by_time_band
+from .device import add_device_argument, pick_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,17 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--checkpoint-dir", required=True)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="auto",
-                        help="cpu, cuda, or auto (CUDA if present); under torchrun each "
-                             "process takes the GPU of its LOCAL_RANK")
+    add_device_argument(parser, "cpu, cuda, or auto (CUDA if present); under torchrun each "
+                                "process takes the GPU of its LOCAL_RANK")
     parser.add_argument("--output", required=True, help="weights (.pt); spec JSON beside it")
     parser.add_argument("--output-spec", required=True)
 
 
 def run(args: argparse.Namespace) -> None:
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
-        else args.device
-    procs, where = distributed.start(device)
+    procs, where = distributed.start(pick_device(args.device).type)
     try:
         train(args, procs, where)
     finally:

@@ -74,11 +74,11 @@ def source_closure(module: str) -> tuple[str, ...]:
 
 
 # Plumbing that decides no number in any output: reading and writing files (a changed format
-# fails loudly at the next read), provenance records, argument parsing, the version string.
-# Editing these reruns nothing.
+# fails loudly at the next read), provenance records, argument parsing (the device a rule
+# chooses reaches its command line, a param), the version string. Editing these reruns nothing.
 PLUMBING = frozenset({
     "__init__", "__main__", "cli", "io", "provenance", "state_files", "steps.__init__",
-    "steps.common",
+    "steps.common", "steps.device",
 })
 
 
