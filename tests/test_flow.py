@@ -141,8 +141,13 @@ def test_solving_in_row_batches_gives_each_rows_own_solution(solver):
     own, adaptive steps included; the blocks' costs and recorded states join in row order."""
     flow, _ = mixture_flow()
     x = torch.randn(23, 3, generator=torch.Generator().manual_seed(2))
+    rows = []  # the rows of every evaluation of the denoiser
+    flow.denoiser.register_forward_hook(lambda module, args, out: rows.append(len(args[0])))
     whole = flow.inflate(x, record=[2.0, 9.0], **solver)
+    assert max(rows) == 23
+    rows.clear()
     blocks = flow.inflate(x, record=[2.0, 9.0], batch_size=5, **solver)
+    assert max(rows) == 5  # solved in blocks, not at once
     torch.testing.assert_close(blocks.value, whole.value, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(blocks.states, whole.states, rtol=1e-12, atol=1e-12)
     assert torch.equal(blocks.nfe_per_sample, whole.nfe_per_sample)

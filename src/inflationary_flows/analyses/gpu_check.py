@@ -280,12 +280,14 @@ def gpu_check(budget_s: float = 480.0, batch_size: int = 512, loss_steps: int = 
             result["generation"].append(row)
         if report:
             report(result)
-    if cuda and torch.cuda.device_count() >= 2 and not over(0.8) and result["training"]:
+    gpus = torch.cuda.device_count() if cuda else 0
+    if gpus < 2:
+        result["skipped"].append(f"ddp: {gpus} GPU(s)")
+    elif not result["training"] or over(0.8):
+        result["skipped"].append("ddp: no training or over budget")
+    else:
         result["ddp"] = run_phase(result, "ddp", lambda: measure_ddp(
             x, backbone, result["training"][-1]["batch_size"], 23))
-    else:
-        result["skipped"].append(f"ddp: {torch.cuda.device_count() if cuda else 0} GPU(s)"
-                                 + (", no training or over budget" if cuda else ""))
     result["cifar10_estimate"] = None
     # rates of the smoke UNet say nothing about the paper's: estimate only at full size
     if result["training"] and result["generation"] and not smoke:

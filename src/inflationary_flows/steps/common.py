@@ -23,4 +23,3 @@ def load_flow(args: argparse.Namespace, device: str | torch.device = "cpu"
     """The model, its metadata and its flow under ``--solver``, on ``device``."""
     model, meta = load_model(args.model, args.model_spec, device)
     return model, meta, flow_for(model, meta["spec"], json.loads(args.solver))
-
