@@ -110,6 +110,60 @@ def test_coverage_of_a_known_gaussian_is_the_chi2_mass(dim, n_boundary):
                                                faces), direct, atol=0)
 
 
+def test_winding_number_is_the_solid_angle_over_4pi():
+    from inflationary_flows.analyses.coverage import winding_number
+
+    # an octant's triangle seen from the origin: 4 pi / 8; outward (normal away) counts +
+    octant = np.eye(3)
+    np.testing.assert_allclose(winding_number(np.zeros((1, 3)), octant, np.array([[0, 1, 2]])),
+                               1 / 8, rtol=1e-14)
+    np.testing.assert_allclose(winding_number(np.zeros((1, 3)), octant, np.array([[0, 2, 1]])),
+                               -1 / 8, rtol=1e-14)
+    # a 2a x 2b rectangle (two triangles) seen from distance d on its axis:
+    # Omega = 4 arcsin(ab / sqrt((a^2 + d^2)(b^2 + d^2)))
+    a, b = 0.7, 1.9
+    corners = np.array([[-a, -b, 0], [a, -b, 0], [a, b, 0], [-a, b, 0]]) + [0.3, -1.2, 2.0]
+    faces = np.array([[0, 1, 2], [0, 2, 3]])  # normal +z: away from the points below
+    d = np.array([0.01, 0.5, 3.0, 40.0])
+    points = np.stack([np.full(4, 0.3), np.full(4, -1.2), 2.0 - d], 1)
+    omega = 4 * np.arcsin(a * b / np.sqrt((a * a + d * d) * (b * b + d * d)))
+    np.testing.assert_allclose(winding_number(points, corners, faces), omega / (4 * np.pi),
+                               rtol=1e-12)
+
+
+def test_winding_number_counts_the_inside_of_a_bent_sphere_mesh():
+    """The coverage mesh, carried by a shear x -> x + 0.6 sin(2y) (non-convex image, known
+    inverse): points off the surface are inside exactly when their pre-image is inside the
+    convex polytope (every face's plane has it on the inner side); a reflection (the
+    eigenbasis may have determinant -1) turns the triangles inwards, which counts alike."""
+    from inflationary_flows.analyses.coverage import inside, unit_sphere, winding_number
+
+    sphere, faces = unit_sphere(3, 200)
+    a, b, c = (sphere[faces[:, i]] for i in range(3))
+    normal = np.cross(b - a, c - a)
+    np.testing.assert_array_less(0, np.einsum("fi,fi->f", normal, a))  # outward triangles
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+
+    def bend(x, sign=1.0):
+        return x + sign * 0.6 * np.stack([np.sin(2 * x[:, 1]), 0 * x[:, 1], 0 * x[:, 1]], 1)
+
+    radius = 2.5
+    points = np.random.default_rng(3).uniform(-3.5, 3.5, (4000, 3))
+    pre = bend(points, -1.0) / radius
+    depth = np.min(np.einsum("fi,pfi->pf", normal, a[None] - pre[:, None]), axis=1)
+    # flat triangles bend off the curved image by < 0.02 (edges of about 0.25 radius)
+    clear = np.abs(depth) * radius > 0.05
+    w = winding_number(points[clear], bend(radius * sphere), faces)
+    assert clear.sum() > 3500 and 0.1 < (depth > 0).mean() < 0.9
+    np.testing.assert_array_equal(w > 0.5, depth[clear] > 0)
+    np.testing.assert_allclose(w, np.round(w), atol=1e-9)  # 0 or 1, nothing in between
+    mirror = np.array([-1.0, 1.0, 1.0])
+    reflected = winding_number(points[clear] * mirror, bend(radius * sphere) * mirror, faces)
+    np.testing.assert_allclose(reflected, -w, atol=1e-9)
+    np.testing.assert_array_equal(inside(points[clear] * mirror,
+                                         bend(radius * sphere) * mirror, faces), depth[clear] > 0)
+
+
 def test_a_linear_flow_keeps_coverage_exactly():
     """Gaussian data: the flow is linear, so the images of the balls are ellipsoids that hold
     exactly the generated images of the points that were inside."""
