@@ -34,8 +34,9 @@ def test_inflationary_log_prob_at_t_and_2t_is_the_mixture_density():
     flow, mix = mixture_flow()
     x = torch.randn(8, 3, generator=torch.Generator().manual_seed(3))
     exact = mix.log_prob(x, torch.zeros(8)).numpy()
-    at_t = inflationary(flow, x.numpy(), 1.0)
-    at_2t = inflationary(flow, x.numpy(), 2.0)
+    at_t, at_2t = inflationary(flow, x.numpy(), (1.0, 2.0))  # one solve, recorded at T
+    alone = inflationary(flow, x.numpy())[0]  # a solve that ends at T
+    np.testing.assert_allclose(at_t.log_likelihood, alone.log_likelihood, rtol=0, atol=1e-12)
     assert at_t.method == "inflationary_flow" and at_2t.method == "inflationary_flow_2T"
     assert at_2t.detail["t_max"] == 30.0
     # the Gaussian-latent assumption errs by O((lambda / C(T))^2): far smaller at 2T

@@ -178,21 +178,31 @@ class InflationaryFlow(nn.Module):
                             generator: torch.Generator | None = None,
                             **solver) -> tuple[Tensor, Tensor]:
         """:meth:`log_prob` and the latent it reached (the state at t_max), from one solve."""
-        t0, t1 = self.solver.t_min, self.solver.t_max
+        return self.log_prob_at(x, [self.solver.t_max], probes, generator, **solver)[0]
+
+    def log_prob_at(self, x: Tensor, ends: Sequence[float], probes: int | None = None,
+                    generator: torch.Generator | None = None,
+                    **solver) -> list[tuple[Tensor, Tensor]]:
+        """(log p_{t_min}(x), latent) with the latent taken as Gaussian at each end time in
+        ``ends`` (the estimate is exact as the end time grows), all from one solve: the
+        augmented state is recorded at each end on the way to the last."""
+        t0 = self.solver.t_min
         A0 = self.schedule.A(t0)
         y0 = self.basis.to_eigen(x) * A0
         parts = [y0, y0.new_zeros(y0.shape[0], 1)]
         if probes is not None:
             v = torch.randint(0, 2, (y0.shape[0], probes * y0.shape[1]), generator=generator)
             parts.append(v.to(device=y0.device, dtype=y0.dtype) * 2 - 1)
-        sol = self._solve(torch.cat(parts, -1), t0, t1, (), f=self._augmented_drift(probes),
-                          **solver)
-        dim = y0.shape[1]
-        z, integral = sol.y[:, :dim], sol.y[:, dim]
-        var = self.schedule.latent_variance(t1)
-        log_latent = -0.5 * ((z**2 / var).sum(-1) + torch.log(var).sum(-1)
-                             + z.shape[-1] * math.log(2 * math.pi))
-        return log_latent + integral + torch.log(A0).sum(-1), z
+        sol = self._solve(torch.cat(parts, -1), t0, max(ends), ends,
+                          f=self._augmented_drift(probes), **solver)
+        dim, found = y0.shape[1], []
+        for t1, state in zip(ends, sol.ys, strict=True):
+            z, integral = state[:, :dim], state[:, dim]
+            var = self.schedule.latent_variance(t1)
+            log_latent = -0.5 * ((z**2 / var).sum(-1) + torch.log(var).sum(-1)
+                                 + z.shape[-1] * math.log(2 * math.pi))
+            found.append((log_latent + integral + torch.log(A0).sum(-1), z))
+        return found
 
 
 def flow_for(model: Denoiser, spec: dict[str, Any],

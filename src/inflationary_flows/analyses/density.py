@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,27 +111,31 @@ def masked_autoregressive_flow(train: np.ndarray, test: np.ndarray, seed: int, s
                                               "transforms": transforms, "hidden": hidden})
 
 
-def inflationary(flow: InflationaryFlow, test: np.ndarray, horizon: float = 1.0,
-                 fit_seconds: float = 0.0, smoothing: torch.Generator | None = None) -> Density:
-    """``flow.log_prob`` with the solve run to ``horizon`` times the flow's t_max (exact
-    trace), and the calibration of the latents it reaches against N(0, A^2 Sigma). With a
-    ``smoothing`` generator (a model of rows smoothed to its t_min, t_min chosen from the
-    data), calibration is of the rows with that noise added, as the flow step checks it."""
+def inflationary(flow: InflationaryFlow, test: np.ndarray, horizons: Sequence[float] = (1.0,),
+                 fit_seconds: float = 0.0,
+                 smoothing: torch.Generator | None = None) -> list[Density]:
+    """``flow.log_prob`` with the latent taken as Gaussian at each of ``horizons`` times the
+    flow's t_max (exact trace; one solve through them all), and the calibration of the
+    latents reached there against N(0, A^2 Sigma). With a ``smoothing`` generator (a model
+    of rows smoothed to its t_min, t_min chosen from the data), calibration is of the rows
+    with that noise added, as the flow step checks it."""
     solver = flow.solver
-    t_max = solver.t_min + horizon * (solver.t_max - solver.t_min)
+    ends = [solver.t_min + h * (solver.t_max - solver.t_min) for h in horizons]
     longer = InflationaryFlow(flow.denoiser, flow.basis,
-                              SolverConfig(**{**solver.__dict__, "t_max": t_max}))
+                              SolverConfig(**{**solver.__dict__, "t_max": max(ends)}))
     with torch.no_grad():
-        ll, z = longer.log_prob_and_latent(torch.as_tensor(test))
+        found = longer.log_prob_at(torch.as_tensor(test), ends)
         if smoothing is not None:
             rows = add_noise(torch.as_tensor(test), noise_at_t_min(flow), flow.basis.eigenvectors,
                              smoothing)
-            z = longer.inflate(rows).value
-    var = flow.schedule.latent_variance(t_max)
-    dim = test.shape[1]
-    cal = latent_calibration(z, var, calibration_radii(dim))
-    label = "inflationary_flow" if horizon == 1 else f"inflationary_flow_{horizon:g}T"
-    return Density(label, ll.numpy(), cal, fit_seconds, {"dim": dim, "t_max": t_max})
+            latents = longer.inflate(rows, record=ends).states
+            found = [(ll, z) for (ll, _), z in zip(found, latents, strict=True)]
+    dim, out = test.shape[1], []
+    for horizon, t_max, (ll, z) in zip(horizons, ends, found, strict=True):
+        cal = latent_calibration(z, flow.schedule.latent_variance(t_max), calibration_radii(dim))
+        label = "inflationary_flow" if horizon == 1 else f"inflationary_flow_{horizon:g}T"
+        out.append(Density(label, ll.numpy(), cal, fit_seconds, {"dim": dim, "t_max": t_max}))
+    return out
 
 
 def training_seconds(history: list[dict[str, Any]], batch_size: int) -> float:

@@ -55,9 +55,8 @@ def run(args: argparse.Namespace) -> None:
         trained = meta["training"]
         fit = training_seconds(trained["history"], trained["config"]["batch_size"])
         smoothed = "smoothing" in meta["spec"]  # a model of rows with its t_min noise
-        found = [inflationary(flow, test, horizon, fit,
-                              torch.Generator().manual_seed(args.seed + 2) if smoothed else None)
-                 for horizon in (1.0, 2.0)]
+        found = inflationary(flow, test, (1.0, 2.0), fit,
+                             torch.Generator().manual_seed(args.seed + 2) if smoothed else None)
         found += [masked_autoregressive_flow(train, test, args.seed, **maf),
                   gaussian(train, test)]
         name = weights.rsplit("/", 1)[-1].removesuffix(".pt")
