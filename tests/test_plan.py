@@ -93,6 +93,22 @@ def test_seeds_derive_from_the_master_seed_and_the_job():
     assert plan(seed=5).seed("train", "moons", "prp") != expected
 
 
+def test_flows_that_only_the_embedded_analysis_reads_inflate_only_their_trajectories():
+    p = plan()
+    assert p.embedded_sets and "moons_prp" in p.toy_models
+    assert p.flow_rows("toys", "moons", "prp") == {"n_eval": 5000, "n_generate": 5000}
+    for name in p.embedded_sets:
+        assert p.flow_rows("toys", name, "prp") == {"n_eval": 1000, "n_generate": 1000}
+    # an embedded set that is also a model of the summary gets the full flow
+    models = copy.deepcopy(DEFAULT["toys"]["models"])
+    models["prp"].append("moons_flat")
+    listed = plan(toys__models=models)
+    assert listed.flow_rows("toys", "moons_flat", "prp") == {"n_eval": 5000, "n_generate": 5000}
+    assert listed.flow_rows("toys", "moons_curved", "prp") == {"n_eval": 1000,
+                                                               "n_generate": 1000}
+    assert p.flow_rows("images", "digits", "prp")["n_generate"] == 1400
+
+
 def test_model_spec_and_launcher():
     p = plan()
     spec = json.loads(shlex.split(p.model_spec("toys", "breast_cancer", "prr"))[0])

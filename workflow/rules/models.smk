@@ -17,6 +17,7 @@ rule train:
         "benchmarks/train/{family}/{dataset}_{schedule}.tsv"
     conda:
         env("torch")
+    priority: lambda w: 4 if w.family == "images" else 3
     threads: lambda w: config[w.family]["threads"]
     resources:
         **slurm_resources(lambda w: config[w.family]["gpu"]),
@@ -52,6 +53,7 @@ rule flow:
         "benchmarks/flow/{family}/{dataset}_{schedule}.tsv"
     conda:
         env("torch")
+    priority: 1
     threads: lambda w: config[w.family]["threads"]
     resources:
         **slurm_resources(lambda w: flow_gpus(w.family)),
@@ -60,8 +62,8 @@ rule flow:
         device=lambda w, resources: "cuda" if resources.gpu else "cpu",
         solver=lambda w: json_arg(config[w.family]["solver"]),
         seed=lambda w: PLAN.seed("flow", w.dataset, w.schedule),
-        n_eval=lambda w: config[w.family]["n_eval"],
-        n_generate=lambda w: config[w.family]["n_generate"],
+        n_eval=lambda w: PLAN.flow_rows(w.family, w.dataset, w.schedule)["n_eval"],
+        n_generate=lambda w: PLAN.flow_rows(w.family, w.dataset, w.schedule)["n_generate"],
         # image models record no trajectories (figures show end states)
         n_trajectories=lambda w: config[w.family].get("n_trajectories", 0),
         frames=lambda w: config[w.family].get("frames", 2),

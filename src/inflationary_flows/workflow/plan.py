@@ -266,6 +266,18 @@ class Plan:
             space = images["space"]
         return json_arg({"schedule": sched, "backbone": backbone, "space": space})
 
+    def flow_rows(self, family: str, dataset: str, schedule: str) -> dict[str, int]:
+        """Held-out rows a model's flow step inflates and samples it generates. A toy model
+        that only the embedded analysis reads (its recorded inflation trajectories) inflates
+        and generates no more rows than it records."""
+        cfg = self.config[family]
+        rows = {"n_eval": cfg["n_eval"], "n_generate": cfg["n_generate"]}
+        embedded_only = (family == "toys" and dataset in self.embedded_sets
+                         and f"{dataset}_{schedule}" not in self.toy_models)
+        if embedded_only and cfg["n_trajectories"]:
+            rows = {k: min(v, cfg["n_trajectories"]) for k, v in rows.items()}
+        return rows
+
     def training(self, family: str, dataset: str) -> str:
         """The training config a training step gets (a table's validation split added)."""
         return json_arg(model_training(self.config, family, dataset))
