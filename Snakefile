@@ -22,6 +22,9 @@ wildcard_constraints:
     figure="|".join(PLAN.figures) or "none",
 
 
+# Rule priorities (`priority:`): training first (it unlocks most jobs; the image models', the
+# longest, before the toys'), then the longest analyses, then flows and metrics, so that on a
+# few cores the last jobs to run are short ones (docs/performance.md).
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
 include: "workflow/rules/models.smk"

@@ -37,6 +37,7 @@ rule posterior:
         "benchmarks/posterior/{model}.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
@@ -140,6 +141,7 @@ rule prr_generation:
         "benchmarks/prr_generation.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
@@ -214,6 +216,7 @@ rule coverage:
         "benchmarks/coverage/{model}.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
@@ -275,6 +278,7 @@ rule solver_accuracy:
         "benchmarks/solver_accuracy.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),

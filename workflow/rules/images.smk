@@ -37,6 +37,7 @@ rule image_metrics:
         "logs/image_metrics/{dataset}_{schedule}.log",
     conda:
         env("torch")
+    priority: 1
     resources:
         **slurm_resources(),
     params:

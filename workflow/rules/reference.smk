@@ -17,6 +17,7 @@ rule toy_exact_metrics:
         "benchmarks/toy_exact_metrics/{dataset}_{schedule}.tsv"
     conda:
         env("torch")
+    priority: 1
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),

@@ -43,6 +43,7 @@ rule density_benchmark:
         "benchmarks/density_benchmark.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
@@ -71,6 +72,7 @@ rule cross_fit:
         "benchmarks/cross_fit/{dataset}_{schedule}.tsv"
     conda:
         env("torch")
+    priority: 2
     threads: config["toys"]["threads"]
     resources:
         **slurm_resources(),
