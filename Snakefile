@@ -22,9 +22,10 @@ wildcard_constraints:
     figure="|".join(PLAN.figures) or "none",
 
 
-# Rule priorities (`priority:`): training first (it unlocks most jobs; the image models', the
-# longest, before the toys'), then the longest analyses, then flows and metrics, so that on a
-# few cores the last jobs to run are short ones (docs/performance.md).
+# Rule priorities (`priority:`; a job's priority does not pass to the jobs it waits for):
+# datasets and PCA first, then training (it unlocks most jobs; the image models', the longest,
+# before the toys'), then the longest analyses, then flows and metrics, so that on a few cores
+# the last jobs to run are short ones (docs/performance.md).
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pca.smk"
 include: "workflow/rules/models.smk"

@@ -9,6 +9,7 @@ rule dataset:
         "logs/dataset/{dataset}.log",
     conda:
         env("data")
+    priority: 5
     resources:
         **slurm_resources(),
     params:

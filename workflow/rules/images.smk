@@ -15,6 +15,7 @@ rule classifier:
         "logs/classifier/{dataset}.log",
     conda:
         env("torch")
+    priority: 3
     resources:
         **slurm_resources(),
     params:

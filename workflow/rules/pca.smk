@@ -11,6 +11,7 @@ rule pca:
         "benchmarks/pca/{dataset}.tsv"
     conda:
         env("data")
+    priority: 5
     resources:
         **slurm_resources(),
     params:
