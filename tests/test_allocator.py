@@ -21,6 +21,9 @@ libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = Info
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
+if sys.argv[1] == "cli":  # a step that fails on its input, after the CLI chose the policy
+    from inflationary_flows.cli import main
+    assert main(["pca", "--data", "no-such-file.h5", "--output", "unused.h5"]) == 1
 before = libc.mallinfo2()
 x = torch.ones(2**21, dtype=torch.float64)
 alive = libc.mallinfo2()
@@ -32,10 +35,10 @@ print(json.dumps({"mapped": alive.hblkhd - before.hblkhd, "heap_alive": alive.ar
 MIB16 = 2**24
 
 
-def allocation(policy: str) -> dict:
+def allocation(policy: str, cwd=None) -> dict:
     out = subprocess.run([sys.executable, "-c", SCRIPT, policy], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout)
+                         check=True, cwd=cwd)
+    return json.loads(out.stdout.splitlines()[-1])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, mallinfo2")
@@ -46,3 +49,11 @@ def test_large_blocks_come_from_the_heap_and_stay():
     # kept: from the heap, which keeps its size after the free
     assert kept["mapped"] < MIB16 // 16
     assert kept["heap_alive"] >= MIB16 and kept["heap_freed"] == kept["heap_alive"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, mallinfo2")
+def test_the_cli_sets_the_kept_policy_before_a_step_runs(tmp_path):
+    """The CLI sets the policy before a step runs (here one that stops at its missing input)."""
+    cli = allocation("cli", cwd=tmp_path)
+    assert cli["mapped"] < MIB16 // 16 and cli["heap_freed"] == cli["heap_alive"] >= MIB16
+    assert not (tmp_path / "unused.h5").exists()
