@@ -102,8 +102,10 @@ def test_flows_that_only_the_embedded_analysis_reads_inflate_only_their_trajecto
     # an embedded set that is also a model of the summary gets the full flow
     models = copy.deepcopy(DEFAULT["toys"]["models"])
     models["prp"].append("moons_flat")
-    listed = plan(toys__models=models)
-    assert listed.flow_rows("toys", "moons_flat", "prp") == {"n_eval": 5000, "n_generate": 5000}
+    listed = plan(toys__models=models, toys__replicates=2)
+    for schedule in ("prp", "prp-r1"):  # and so does each of its further training seeds
+        assert listed.flow_rows("toys", "moons_flat", schedule) == {"n_eval": 5000,
+                                                                    "n_generate": 5000}
     assert listed.flow_rows("toys", "moons_curved", "prp") == {"n_eval": 1000,
                                                                "n_generate": 1000}
     assert p.flow_rows("images", "digits", "prp")["n_generate"] == 1400

@@ -272,8 +272,9 @@ class Plan:
         and generates no more rows than it records."""
         cfg = self.config[family]
         rows = {"n_eval": cfg["n_eval"], "n_generate": cfg["n_generate"]}
+        measured = self.toy_models + self.replicate_models  # toy_metrics reads their flows
         embedded_only = (family == "toys" and dataset in self.embedded_sets
-                         and f"{dataset}_{schedule}" not in self.toy_models)
+                         and f"{dataset}_{schedule}" not in measured)
         if embedded_only and cfg["n_trajectories"]:
             rows = {k: min(v, cfg["n_trajectories"]) for k, v in rows.items()}
         return rows
