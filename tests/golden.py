@@ -62,6 +62,18 @@ def _leaves(obj, prefix: str, out: dict) -> None:
         out[prefix] = obj
 
 
+def _determinate(h5: h5py.File, name: str, value: np.ndarray) -> np.ndarray:
+    """The eigenvectors (columns) of a zero eigenvalue span a null space in which LAPACK
+    may return any basis, and CPUs differ (circles_5d's three on AMD against Intel, both
+    AVX512): only the columns of positive eigenvalues are recorded."""
+    parent = name.rpartition("/")[0]
+    values = f"{parent}/eigenvalues" if parent else "eigenvalues"
+    if name.rpartition("/")[2] != "eigenvectors" or values not in h5:
+        return value
+    lam = h5[values][()]
+    return value[:, lam > 1e-9 * lam.max()]
+
+
 def digest(results: Path) -> dict:
     out: dict = {}
     for f in sorted(results.rglob("*")):
@@ -70,8 +82,8 @@ def digest(results: Path) -> dict:
             continue
         if f.suffix == ".h5":
             with h5py.File(f) as h5:
-                h5.visititems(lambda name, obj, rel=rel: out.__setitem__(
-                    f"{rel}:{name}", _array(obj[()]))
+                h5.visititems(lambda name, obj, rel=rel, h5=h5: out.__setitem__(
+                    f"{rel}:{name}", _array(_determinate(h5, name, obj[()])))
                     if isinstance(obj, h5py.Dataset) and not _volatile(name) else None)
         elif f.suffix == ".pt":
             state = torch.load(f, weights_only=True, map_location="cpu")

@@ -9,12 +9,13 @@ import torch
 
 from inflationary_flows.backbones.mlp import ResidualMLP
 from inflationary_flows.basis import EigenBasis
-from inflationary_flows.preconditioning import IFPreconditioner
+from inflationary_flows.preconditioning import IFPreconditioner, coefficients
 from inflationary_flows.schedules import make_schedule
 from inflationary_flows.training import (
     TrainConfig,
     Trainer,
     TrainingDiverged,
+    band_slope_penalty,
     learning_rate,
     loss_by_time_band,
 )
@@ -442,3 +443,79 @@ def test_fourier_input_features_are_the_closed_form_and_travel_with_the_weights(
     plain = ResidualMLP(3, t_max=15.0, width=16, depth=1, time_features=2)
     assert not any(key.startswith("inputs") for key in plain.state_dict())
     assert "fourier_features" not in plain.config
+
+
+class _SlopeError(torch.nn.Module):
+    """F that makes D = D_Gaussian + delta y: a denoiser whose only error is its slope."""
+
+    def __init__(self, schedule, delta):
+        super().__init__()
+        self.schedule, self.delta = schedule, delta
+        self.unused = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))  # for the optimiser
+
+    def forward(self, x, t):
+        _, c_in, c_out = coefficients(self.schedule.eigenvalues, self.schedule.C(t))
+        return self.delta * (x / c_in) / c_out + 0 * self.unused
+
+
+@pytest.mark.parametrize("kind", ["prp", "prr"])
+@pytest.mark.parametrize("delta", [0.0, 0.1])
+def test_slope_error_diagnostic_and_penalty_in_closed_form(kind, delta):
+    """Gaussian data, D = D_Gaussian + delta y: E[q] = delta in every direction; the band's
+    variance drift is -(t_hi - t_lo) rho g_max delta on the kept ones (dC/dt = rho g C); the
+    penalty's expectation is (number kept) delta^2. n = 200 000: q's sd is at most 1/2, so
+    the means are good to 1.1e-3 (sd)."""
+    lam = torch.tensor([2.0, 1.0, 0.3, 0.05], dtype=torch.float64)
+    sched = make_schedule(kind, "exponential", lam, dims_to_keep=2, inflation_gap=1.5)
+    model = IFPreconditioner(_SlopeError(sched, delta), sched, EigenBasis.identity(4))
+    g = torch.Generator().manual_seed(1)
+    n = 200_000
+    u = torch.randn(n, 4, generator=g, dtype=torch.float64) * lam.sqrt()
+    t = 0.5 + 3.5 * torch.rand(n, generator=g, dtype=torch.float64)
+    noise = torch.randn(n, 4, generator=g, dtype=torch.float64)
+    F, target = model.loss_terms(u, t, noise)
+    q = model.response_terms(u, t, noise, F, target)
+    torch.testing.assert_close(q.mean(0), torch.full((4,), delta, dtype=torch.float64),
+                               atol=5e-3, rtol=0)
+    kept = sched.kept
+    assert kept.tolist() == ([True] * 4 if kind == "prp" else [True, True, False, False])
+    penalty = band_slope_penalty(q[:, kept], t, 0.5, 4.0, 5)
+    assert penalty.item() == pytest.approx(int(kept.sum()) * delta**2, abs=2e-3)
+    for row in loss_by_time_band(model, u, [0.5, 2.0, 4.0], per_band=n):
+        expected = -(row["t_hi"] - row["t_lo"]) * sched.rho * sched.g_max * delta
+        assert row["variance_drift"] == pytest.approx([expected] * 2, abs=0.02)
+
+
+def test_band_slope_penalty_is_the_mean_of_squared_band_means_without_row_noise():
+    """Two bands, known rows: ((sum q)^2 - sum q^2) / (n (n - 1)) per direction, summed, then
+    averaged over the bands; a band with one row adds 0."""
+    q = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, -1.0]], dtype=torch.float64)
+    t = torch.tensor([0.1, 0.2, 0.9], dtype=torch.float64)
+    pairs = ((4.0**2 - 10.0) + (2.0**2 - 4.0)) / 2  # band 1: rows 0 and 1
+    assert band_slope_penalty(q, t, 0.0, 1.0, 2).item() == pytest.approx(pairs / 2)
+
+
+def test_the_slope_penalty_enters_the_training_loss():
+    """The first step's loss with linear_response_weight w is the denoising loss plus w times
+    the penalty of the kept directions on the same draws."""
+    x = four_clusters(500)
+    cfg = TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
+                      warmup_steps=1)
+    weighted = replace(cfg, linear_response_weight=3.0)
+    u = make_model(x).basis.to_eigen(x)
+    draws = Trainer(make_model(x), u, cfg)._batch()
+    model = make_model(x)
+    F, target = model.loss_terms(*draws)
+    q = model.response_terms(*draws[:3], F, target)
+    penalty = band_slope_penalty(q, draws[1], cfg.t_min, cfg.t_max, cfg.linear_response_bands)
+    plain = Trainer(make_model(x), u, cfg).train_step().item()
+    assert plain == pytest.approx(((F - target) ** 2).mean().item(), rel=1e-6)
+    assert penalty.item() > 0  # the untrained network's slope error is not 0: a real check
+    assert Trainer(make_model(x), u, weighted).train_step().item() == pytest.approx(
+        plain + 3.0 * penalty.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan")])
+def test_a_negative_or_nan_slope_weight_is_refused(weight):
+    with pytest.raises(ValueError, match="linear_response_weight"):
+        TrainConfig(linear_response_weight=weight)

@@ -91,6 +91,23 @@ class IFPreconditioner(Denoiser):
         F = torch.where(active, self.network(y, t, c_in), 0.0)
         return F, target
 
+    def response_terms(self, u0: Tensor, t: Tensor, noise: Tensor, F: Tensor,
+                       target: Tensor) -> Tensor:
+        """q = y (D(y) - u0) / (lambda + C) per row and direction, from :meth:`loss_terms`.
+
+        Over rows at one t, E[q] = delta, the slope of the denoiser's error on its input: the
+        error of its linear response (0 for the exact denoiser, and for F = 0 on any data,
+        the linear denoiser being the least-squares line). By Stein's identity
+        E[y (y - D*)] = C, a slope error delta makes the flow's variance ratio
+        E[y^2] / (lambda + C) in that direction drift at -delta dC/dt / C, while the loss
+        charges it delta^2 (lambda + C)^2 / (lambda C) >= 4 delta^2 against the Gaussian
+        denoiser's 1: an error the loss hardly sees can still mis-scale the latents.
+        """
+        C = self.schedule.C(t)
+        _, _, c_out = coefficients(self.schedule.eigenvalues, C)
+        y = u0 + torch.sqrt(C) * noise
+        return y * c_out * (F.to(y.dtype) - target) / (self.schedule.eigenvalues + C)
+
     def loss(self, u0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
         """Per-sample, per-dimension loss; F = 0 (the Gaussian denoiser) scores 1 on average."""
         F, target = self.loss_terms(u0, t, noise)

@@ -97,6 +97,11 @@ class Schedule(nn.Module, ABC):
     def g_max(self) -> float:
         return float(self.g.max())
 
+    @property
+    def kept(self) -> Tensor:
+        """Mask of the directions that inflate at the top rate: PRR's d kept ones, all under PRP."""
+        return self.g == self.g.max()
+
     def _t(self, t: float | Tensor) -> Tensor:
         return torch.as_tensor(t, dtype=self.eigenvalues.dtype,
                                device=self.eigenvalues.device).unsqueeze(-1)

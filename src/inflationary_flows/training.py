@@ -58,12 +58,21 @@ class TrainConfig:
     # earlier stretch without improvement was as long.
     patience: int = 0
     validation_points: int = 4096  # fixed (row, t, noise) draws: steps compare on equal terms
+    # weight of the kept directions' squared slope error of the denoiser (its linear
+    # response, which sets the flow's per-direction latent variance; see
+    # IFPreconditioner.response_terms) in each of linear_response_bands equal bands of t
+    linear_response_weight: float = 0.0
+    linear_response_bands: int = 10
 
     def __post_init__(self) -> None:
         require_positive("TrainConfig", lr=self.lr, ema_halflife_samples=self.ema_halflife_samples,
                          grad_clip=self.grad_clip, span=self.t_max - self.t_min,
                          validate_every=self.validate_every,
-                         validation_points=self.validation_points)
+                         validation_points=self.validation_points,
+                         linear_response_bands=self.linear_response_bands)
+        if not (math.isfinite(self.linear_response_weight) and self.linear_response_weight >= 0):
+            raise ValueError(f"TrainConfig: linear_response_weight must be >= 0, got "
+                             f"{self.linear_response_weight}")
         if self.patience < 0:
             raise ValueError(f"TrainConfig: patience must be >= 0 steps, got {self.patience}")
         if not 0 <= self.validation_fraction < 1:
@@ -235,6 +244,11 @@ class Trainer:
         part = self.part
         F, target = self.trained.loss_terms(u0[part], t[part], noise[part], target_points)
         loss = ((F - target) ** 2).mean()
+        if self.cfg.linear_response_weight:
+            q = self.trained.response_terms(u0[part], t[part], noise[part], F, target)
+            loss = loss + self.cfg.linear_response_weight * band_slope_penalty(
+                q[:, self.model.schedule.kept], t[part], self.cfg.t_min, self.cfg.t_max,
+                self.cfg.linear_response_bands)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
@@ -345,6 +359,20 @@ def split_validation(u: Tensor, cfg: TrainConfig) -> tuple[Tensor, tuple[Tensor,
     return u[perm[n_val:]], (held, t.to(u.device), noise.to(u.device))
 
 
+def band_slope_penalty(q: Tensor, t: Tensor, t_min: float, t_max: float, bands: int) -> Tensor:
+    """Mean over ``bands`` equal bands of [t_min, t_max] of sum_i delta_i^2, each delta_i the
+    mean of q[:, i] over the band's rows (:meth:`IFPreconditioner.response_terms`). The square
+    of a mean is estimated from pairs of distinct rows, ((sum q)^2 - sum q^2) / (n (n - 1)),
+    so that row noise adds no bias; a band with fewer than two rows adds 0."""
+    band = ((t - t_min) * (bands / (t_max - t_min))).long().clamp(0, bands - 1)
+    sums = q.new_zeros(bands, q.shape[1]).index_add_(0, band, q)
+    squares = q.new_zeros(bands, q.shape[1]).index_add_(0, band, q * q)
+    n = torch.bincount(band, minlength=bands).to(q.dtype)
+    pairs = n * (n - 1)
+    per_band = (sums * sums - squares).sum(1) / pairs.clamp_min(1)
+    return torch.where(pairs > 0, per_band, 0.0).sum() / bands
+
+
 @torch.no_grad()
 def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
                       per_band: int = 4096, seed: int = 0) -> list[dict[str, float]]:
@@ -353,6 +381,11 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
     Both are evaluated on the same points, times and noise; the F = 0 loss is the linear
     denoiser's, so a ratio of 1 means nothing was learned in that band. Bands where the noise
     dwarfs the data have ratio near 1 for any denoiser; the gain sits where they are similar.
+
+    ``variance_drift``: over the kept directions, the least and largest first-order change
+    that the band makes to the flow's latent variance ratio (1 when calibrated), from the
+    denoiser's slope error: -(t_hi - t_lo) E[q dC/dt / C]. The loss ratio can be below 1 in
+    a band whose drift is far from 0.
     """
     gen = torch.Generator().manual_seed(seed)
     rows = []
@@ -364,6 +397,12 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
         F, target = model.loss_terms(u[idx.to(u.device)].to(dev, torch.float64), t.to(dev),
                                      noise.to(dev))
         loss, linear = ((F - target) ** 2).mean().item(), (target**2).mean().item()
+        sched, t = model.schedule, t.to(dev)
+        q = model.response_terms(u[idx.to(u.device)].to(dev, torch.float64), t,
+                                 noise.to(dev), F, target)
+        kept = sched.kept  # g = 0 directions have C = 0: left out before dividing
+        drift = -(hi - lo) * (q[:, kept] * sched.dC_dt(t)[:, kept] / sched.C(t)[:, kept]).mean(0)
         rows.append({"t_lo": lo, "t_hi": hi, "loss": loss, "linear_loss": linear,
-                     "ratio": loss / linear})
+                     "ratio": loss / linear,
+                     "variance_drift": [drift.min().item(), drift.max().item()]})
     return rows

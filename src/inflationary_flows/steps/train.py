@@ -85,8 +85,10 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     bands = loss_by_time_band(ema, u_test, edges, per_band=cfg.band_points, seed=args.seed)
     ema = ema.cpu()
     for row in bands:
+        low, high = row["variance_drift"]
         print(f"t in [{row['t_lo']:.2f}, {row['t_hi']:.2f}]: loss / Gaussian-denoiser loss = "
-              f"{row['ratio']:.4f}", flush=True)
+              f"{row['ratio']:.4f}, latent variance drift of the kept directions "
+              f"{low:+.3f} to {high:+.3f}", flush=True)
     if trainer.best is not None:
         print(f"kept the EMA weights of step {trainer.best['step']} (lowest validation loss "
               f"{trainer.best['loss']:.4f})", flush=True)
