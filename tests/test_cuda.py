@@ -148,3 +148,24 @@ def test_the_flow_step_on_cuda_in_batches_writes_the_cpu_result(tmp_path, schedu
     for name in cpu:
         scale = np.abs(cpu[name]).max() or 1.0
         assert np.abs(cpu[name] - gpu[name]).max() <= 1e-4 * scale, name
+
+
+@pytest.mark.parametrize("slope_weight", [0.0, 1.0])
+def test_a_cuda_training_step_never_synchronises(slope_weight):
+    """CUDA's sync debug mode raises on any operation that waits for the device (.item(), a
+    bincount's output size, a boolean mask's count): none in a step, with or without the
+    slope penalty (the CPU test of test_training sees only the first kind)."""
+    if DEVICE != "cuda":
+        pytest.skip("the sync debug mode is CUDA's")
+    x = four_clusters(500)
+    model = make_model(x)
+    trainer = Trainer(model, model.basis.to_eigen(x),
+                      TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
+                                  linear_response_weight=slope_weight), device=DEVICE)
+    trainer.train_step()  # the optimizer's state is created on the first step
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            trainer.train_step()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)

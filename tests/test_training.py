@@ -254,7 +254,8 @@ def test_bf16_autocast_on_the_cpu_keeps_float64_around_the_network_and_tracks_fp
     assert (ends["bf16"] - ends["fp32"]).abs().max() < 0.05 * ends["fp32"].abs().max()
 
 
-def test_a_training_step_never_waits_on_the_host():
+@pytest.mark.parametrize("slope_weight", [0.0, 1.0])
+def test_a_training_step_never_waits_on_the_host(slope_weight):
     """No tensor becomes a Python number inside a step (on a GPU each would stall the queue):
     every such read goes through aten._local_scalar_dense, which is counted here."""
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -270,7 +271,8 @@ def test_a_training_step_never_waits_on_the_host():
     x = four_clusters(500)
     model = make_model(x)
     trainer = Trainer(model, model.basis.to_eigen(x),
-                      TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0))
+                      TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
+                                  linear_response_weight=slope_weight))
     trainer.train_step()  # the optimizer's state is created on the first step
     with Reads():
         for _ in range(3):

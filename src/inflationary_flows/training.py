@@ -246,8 +246,9 @@ class Trainer:
         loss = ((F - target) ** 2).mean()
         if self.cfg.linear_response_weight:
             q = self.trained.response_terms(u0[part], t[part], noise[part], F, target)
+            # the mask multiplies rather than selects: selecting would read its count on the host
             loss = loss + self.cfg.linear_response_weight * band_slope_penalty(
-                q[:, self.model.schedule.kept], t[part], self.cfg.t_min, self.cfg.t_max,
+                q * self.model.schedule.kept, t[part], self.cfg.t_min, self.cfg.t_max,
                 self.cfg.linear_response_bands)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -363,11 +364,12 @@ def band_slope_penalty(q: Tensor, t: Tensor, t_min: float, t_max: float, bands: 
     """Mean over ``bands`` equal bands of [t_min, t_max] of sum_i delta_i^2, each delta_i the
     mean of q[:, i] over the band's rows (:meth:`IFPreconditioner.response_terms`). The square
     of a mean is estimated from pairs of distinct rows, ((sum q)^2 - sum q^2) / (n (n - 1)),
-    so that row noise adds no bias; a band with fewer than two rows adds 0."""
+    so that row noise adds no bias; a band with fewer than two rows adds 0. No value is read
+    on the host (index_add_, not bincount, counts the rows)."""
     band = ((t - t_min) * (bands / (t_max - t_min))).long().clamp(0, bands - 1)
     sums = q.new_zeros(bands, q.shape[1]).index_add_(0, band, q)
     squares = q.new_zeros(bands, q.shape[1]).index_add_(0, band, q * q)
-    n = torch.bincount(band, minlength=bands).to(q.dtype)
+    n = q.new_zeros(bands).index_add_(0, band, torch.ones_like(t, dtype=q.dtype))
     pairs = n * (n - 1)
     per_band = (sums * sums - squares).sum(1) / pairs.clamp_min(1)
     return torch.where(pairs > 0, per_band, 0.0).sum() / bands
@@ -393,13 +395,12 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
         idx = torch.randint(0, u.shape[0], (per_band,), generator=gen)
         t = lo + (hi - lo) * torch.rand(per_band, generator=gen, dtype=torch.float64)
         noise = torch.randn(per_band, u.shape[1], generator=gen, dtype=torch.float64)
-        dev = model.schedule.eigenvalues.device
-        F, target = model.loss_terms(u[idx.to(u.device)].to(dev, torch.float64), t.to(dev),
-                                     noise.to(dev))
+        sched = model.schedule
+        dev = sched.eigenvalues.device
+        u0, t, noise = u[idx.to(u.device)].to(dev, torch.float64), t.to(dev), noise.to(dev)
+        F, target = model.loss_terms(u0, t, noise)
         loss, linear = ((F - target) ** 2).mean().item(), (target**2).mean().item()
-        sched, t = model.schedule, t.to(dev)
-        q = model.response_terms(u[idx.to(u.device)].to(dev, torch.float64), t,
-                                 noise.to(dev), F, target)
+        q = model.response_terms(u0, t, noise, F, target)
         kept = sched.kept  # g = 0 directions have C = 0: left out before dividing
         drift = -(hi - lo) * (q[:, kept] * sched.dC_dt(t)[:, kept] / sched.C(t)[:, kept]).mean(0)
         rows.append({"t_lo": lo, "t_hi": hi, "loss": loss, "linear_loss": linear,
