@@ -64,8 +64,8 @@ def _leaves(obj, prefix: str, out: dict) -> None:
 
 def _determinate(h5: h5py.File, name: str, value: np.ndarray) -> np.ndarray:
     """The eigenvectors (columns) of a zero eigenvalue span a null space in which LAPACK
-    may return any basis, and CPUs differ (circles_5d's three on AMD against Intel, both
-    AVX512): only the columns of positive eigenvalues are recorded."""
+    may return any basis, and CPUs differ (circles_5d's three, between the AVX2 machine of an
+    earlier record and an AVX512 one): only the columns of positive eigenvalues are recorded."""
     parent = name.rpartition("/")[0]
     values = f"{parent}/eigenvalues" if parent else "eigenvalues"
     if name.rpartition("/")[2] != "eigenvectors" or values not in h5:

@@ -30,11 +30,11 @@ def four_clusters(n=4000, seed=0):
     return x.to(torch.float64)
 
 
-def make_model(x, width=64, depth=2):
+def make_model(x, width=64, depth=2, kind="prp"):
     cov = torch.cov(x.T)
     lam, w = torch.linalg.eigh(cov)
     lam, w = lam.flip(0), w.flip(1)
-    sched = make_schedule("prp", "exponential", lam)
+    sched = make_schedule(kind, "exponential", lam, dims_to_keep=1)
     torch.manual_seed(0)
     net = ResidualMLP(2, t_max=15.0, width=width, depth=depth, time_features=8).float()
     return IFPreconditioner(net, sched, EigenBasis(w, x.mean(0)))
@@ -499,22 +499,30 @@ def test_band_slope_penalty_is_the_mean_of_squared_band_means_without_row_noise(
 
 def test_the_slope_penalty_enters_the_training_loss():
     """The first step's loss with linear_response_weight w is the denoising loss plus w times
-    the penalty of the kept directions on the same draws."""
+    the penalty of the kept directions on the same draws: under PRR to d = 1 of 2, the
+    first direction's alone."""
     x = four_clusters(500)
     cfg = TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
                       warmup_steps=1)
     weighted = replace(cfg, linear_response_weight=3.0)
-    u = make_model(x).basis.to_eigen(x)
-    draws = Trainer(make_model(x), u, cfg)._batch()
-    model = make_model(x)
-    F, target = model.loss_terms(*draws)
-    q = model.response_terms(*draws[:3], F, target)
-    penalty = band_slope_penalty(q, draws[1], cfg.t_min, cfg.t_max, cfg.linear_response_bands)
-    plain = Trainer(make_model(x), u, cfg).train_step().item()
+
+    def model():
+        net = make_model(x, kind="prr")
+        torch.nn.init.normal_(net.backbone.out.weight, std=0.05)  # not F = 0: a slope error
+        return net
+
+    u = model().basis.to_eigen(x)
+    draws = Trainer(model(), u, cfg)._batch()
+    F, target = model().loss_terms(*draws)
+    q = model().response_terms(*draws[:3], F, target)
+    band = (cfg.t_min, cfg.t_max, cfg.linear_response_bands)
+    kept, dropped = (band_slope_penalty(q[:, [i]], draws[1], *band) for i in (0, 1))
+    plain = Trainer(model(), u, cfg).train_step().item()
     assert plain == pytest.approx(((F - target) ** 2).mean().item(), rel=1e-6)
-    assert penalty.item() > 0  # the untrained network's slope error is not 0: a real check
-    assert Trainer(make_model(x), u, weighted).train_step().item() == pytest.approx(
-        plain + 3.0 * penalty.item(), rel=1e-6)
+    assert kept.item() > 0 and dropped.item() > 0  # real checks, told apart
+    assert abs(kept.item() - dropped.item()) > 1e-3 * kept.item()
+    assert Trainer(model(), u, weighted).train_step().item() == pytest.approx(
+        plain + 3.0 * kept.item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("weight", [-1.0, float("nan")])

@@ -390,18 +390,18 @@ def loss_by_time_band(model: IFPreconditioner, u: Tensor, t_edges: list[float],
     a band whose drift is far from 0.
     """
     gen = torch.Generator().manual_seed(seed)
+    sched = model.schedule
+    dev = sched.eigenvalues.device
+    kept = sched.kept  # g = 0 directions have C = 0: left out before dividing
     rows = []
     for lo, hi in zip(t_edges[:-1], t_edges[1:], strict=True):
         idx = torch.randint(0, u.shape[0], (per_band,), generator=gen)
         t = lo + (hi - lo) * torch.rand(per_band, generator=gen, dtype=torch.float64)
         noise = torch.randn(per_band, u.shape[1], generator=gen, dtype=torch.float64)
-        sched = model.schedule
-        dev = sched.eigenvalues.device
         u0, t, noise = u[idx.to(u.device)].to(dev, torch.float64), t.to(dev), noise.to(dev)
         F, target = model.loss_terms(u0, t, noise)
         loss, linear = ((F - target) ** 2).mean().item(), (target**2).mean().item()
         q = model.response_terms(u0, t, noise, F, target)
-        kept = sched.kept  # g = 0 directions have C = 0: left out before dividing
         drift = -(hi - lo) * (q[:, kept] * sched.dC_dt(t)[:, kept] / sched.C(t)[:, kept]).mean(0)
         rows.append({"t_lo": lo, "t_hi": hi, "loss": loss, "linear_loss": linear,
                      "ratio": loss / linear,
