@@ -1,6 +1,8 @@
 """Image models: the UNet backbone, a short image training run with a round trip, the
 digits classifier, and the image metrics (Frechet distance, 8-bit MSE) against closed forms."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -14,10 +16,12 @@ from inflationary_flows.analyses.metrics import (
     to_uint8,
 )
 from inflationary_flows.backbones import build_backbone
+from inflationary_flows.basis import EigenBasis
 from inflationary_flows.datasets import decode, make_digits
 from inflationary_flows.flow import InflationaryFlow, SolverConfig
-from inflationary_flows.models import build_model
+from inflationary_flows.models import build_model, schedule_from_spec
 from inflationary_flows.pca import fit_pca
+from inflationary_flows.preconditioning import IFPreconditioner, LowTimeNetwork, ramp_weight
 from inflationary_flows.training import TrainConfig, Trainer
 
 TINY_UNET = {"kind": "unet", "channels": 8, "multipliers": [1, 2], "blocks": 1,
@@ -213,3 +217,106 @@ def test_image_table_adds_the_calibration_checks_and_the_mean_and_sd_over_seeds(
                  "--output", str(out)]) == 1
     assert "digits_prp-r1.json: model digits_prp-r1, not a seed of other_prp" in \
         capsys.readouterr().err
+
+
+class Diagonal(torch.nn.Module):
+    """F(x, t) = scale * x, one factor per coordinate: a backbone whose output is known in
+    closed form; it records the times it was evaluated at."""
+
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(scale)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x, t):
+        self.seen.append(t)
+        return self.scale * x
+
+
+def test_ramp_weight_is_one_then_a_half_cosine_in_log_t_then_zero():
+    t = torch.tensor([0.5, 2.0, 2 * 4 ** (1 / 3), 4.0, 8.0, 12.0], dtype=torch.float64)
+    expected = torch.tensor([1, 1, 0.75, 0.5, 0, 0], dtype=torch.float64)
+    torch.testing.assert_close(ramp_weight(t, 2.0, 8.0), expected, rtol=0, atol=1e-15)
+    # no kink at either end: the one-sided slopes in ln t vanish there
+    h = 1e-4
+    for end, value in ((2.0, 1.0), (8.0, 0.0)):
+        inside = ramp_weight(torch.tensor([end * np.exp(h if value else -h)]), 2.0, 8.0)
+        assert abs(float(inside) - value) < 1e-6
+
+
+def test_a_low_t_network_blends_into_f_and_runs_only_where_its_share_is_not_zero():
+    rng = np.random.default_rng(0)
+    dim = 5
+    rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    eigenvalues = torch.as_tensor(np.sort(rng.uniform(0.5, 3.0, dim))[::-1].copy())
+    spec = {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.01, "t_max": 10.0}
+    main_scale, low_scale = torch.as_tensor(rng.normal(size=dim)), torch.as_tensor(
+        rng.normal(size=dim))
+    basis = EigenBasis(torch.as_tensor(rotation), torch.zeros(dim, dtype=torch.float64))
+    low = LowTimeNetwork(Diagonal(low_scale.clone()), "data", (1.0, 4.0))
+    model = IFPreconditioner(Diagonal(main_scale.clone()), schedule_from_spec(spec, eigenvalues),
+                             basis, "eigen", low)
+    u = torch.as_tensor(rng.normal(size=(4, dim)))
+    t = torch.tensor([0.5, 2.0, 4.0, 9.0], dtype=torch.float64)
+    with torch.no_grad():
+        got = model.residual(u, t)
+    # closed form: c_out [w V^T diag(b) V x + (1 - w) a x], x = c_in u, V the rotation to pixels
+    C = model.schedule.C(t)
+    c_in, c_out = (eigenvalues + C).rsqrt(), (eigenvalues * C / (eigenvalues + C)).sqrt()
+    x = c_in * u
+    w = torch.tensor([1.0, 0.5, 0.0, 0.0], dtype=torch.float64)[:, None]
+    low_f = ((x @ basis.eigenvectors.T) * low_scale) @ basis.eigenvectors
+    expected = c_out * (w * low_f + (1 - w) * main_scale * x)
+    torch.testing.assert_close(got, expected, rtol=1e-13, atol=1e-15)
+    # the low-t network saw only the rows with t below the ramp's end
+    torch.testing.assert_close(torch.cat(low.backbone.seen), t[:2])
+    with pytest.raises(ValueError, match="0 < start < end"):
+        LowTimeNetwork(Diagonal(low_scale), "data", (4.0, 1.0))
+
+
+def test_a_low_t_network_trains_alone_and_its_settings_never_reach_the_main_one(tmp_path,
+                                                                                   capsys):
+    """Train step: the main network's weights are bitwise those of a run without a low-t
+    network; the low-t one trains on t up to its ramp's end; a changed low-t setting retrains
+    the low-t network only (the main one resumes), and the model file loads back."""
+    from inflationary_flows.cli import main
+    from inflationary_flows.models import load_model
+
+    data, pca = tmp_path / "digits.h5", tmp_path / "pca.h5"
+    assert main(["dataset", "--name", "digits", "--kind", "digits", "--seed", "0",
+                 "--output", str(data)]) == 0
+    assert main(["pca", "--data", str(data), "--output", str(pca)]) == 0
+    spec = {"schedule": {"kind": "prp", "form": "exponential", "rho": 1.0, "gamma0": 5e-4,
+                         "A0": 1.0, "t_min": 0.01, "t_max": 15.01},
+            "backbone": {"kind": "mlp", "width": 16, "depth": 1, "time_features": 4},
+            "space": "eigen"}
+    low = {"backbone": {k: v for k, v in TINY_UNET.items() if k != "attention"}
+           | {"attention": []}, "space": "data", "ramp": [1.0, 5.0], "steps": 3}
+    training = {"steps": 4, "batch_size": 32, "warmup_steps": 1, "checkpoint_every": 2,
+                "stable_target_size": 16, "band_points": 64}
+
+    def train(name, spec):
+        out = tmp_path / f"{name}.pt"
+        assert main(["train", "--data", str(data), "--pca", str(pca), "--spec", json.dumps(spec),
+                     "--training", json.dumps(training), "--seed", "3", "--checkpoint-dir",
+                     str(tmp_path / f"ckpt_{name}"), "--output", str(out),
+                     "--output-spec", str(out.with_suffix(".json"))]) == 0
+        return load_model(out, out.with_suffix(".json"))
+
+    alone, _ = train("alone", spec)
+    blended, meta = train("blended", {**spec, "low_t": low})
+    state, blended_state = alone.state_dict(), blended.state_dict()
+    for key, value in state.items():
+        assert torch.equal(value, blended_state[key]), key
+    assert blended.low_t.ramp == (1.0, 5.0) and blended.low_t.space == "data"
+    assert meta["training"]["low_t"]["config"]["t_max"] == 5.0
+    assert meta["training"]["low_t"]["config"]["steps"] == 3
+    assert blended.low_t.backbone.out.weight.abs().sum() > 0  # trained off its zero start
+    capsys.readouterr()
+    again, _ = train("blended", {**spec, "low_t": {**low, "steps": 4}})
+    log = capsys.readouterr().err
+    assert "resumed from" in log and "ckpt_blended/last.pt at step 4" in log
+    assert "not resuming from" in log and "low_t/last.pt" in log
+    assert not torch.equal(again.low_t.backbone.out.weight, blended.low_t.backbone.out.weight)
+    for key, value in state.items():
+        assert torch.equal(value, again.state_dict()[key]), key

@@ -1,8 +1,10 @@
 """A trained denoiser as files: ``model.pt`` (a state_dict) and ``model.json`` (how to build it).
 
-The spec is plain JSON: the schedule (paper-convention parameters), the backbone config and
-the network's input space. Loading rebuilds the modules from the spec and then loads the
-state_dict with ``torch.load(weights_only=True)``: no pickled code is ever executed.
+The spec is plain JSON: the schedule (paper-convention parameters), the backbone config, the
+network's input space and, optionally, ``low_t``: a second network for small t (its backbone
+config, space, ramp and training steps; :class:`~.preconditioning.LowTimeNetwork`).
+Loading rebuilds the modules from the spec and then loads the state_dict with
+``torch.load(weights_only=True)``: no pickled code is ever executed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from .backbones import build_backbone
 from .basis import EigenBasis
 from .io import FormatError, atomic_path, read_json, write_json
-from .preconditioning import IFPreconditioner
+from .preconditioning import IFPreconditioner, LowTimeNetwork
 from .schedules import Schedule, make_schedule
 from .spec import resolve_dims_to_keep
 from .state_files import read_torch_state, state_mismatch
@@ -37,7 +39,10 @@ def build_model(spec: dict[str, Any], eigenvalues: torch.Tensor, eigenvectors: t
     schedule = schedule_from_spec(spec["schedule"], torch.as_tensor(eigenvalues))
     basis = EigenBasis(torch.as_tensor(eigenvectors), torch.as_tensor(mean))
     backbone = build_backbone(spec["backbone"])
-    return IFPreconditioner(backbone, schedule, basis, spec.get("space", "eigen"))
+    low = spec.get("low_t")
+    low_t = None if low is None else LowTimeNetwork(build_backbone(low["backbone"]),
+                                                    low["space"], low["ramp"])
+    return IFPreconditioner(backbone, schedule, basis, spec.get("space", "eigen"), low_t)
 
 
 def save_model(weights_path: str | os.PathLike, spec_path: str | os.PathLike,

@@ -14,6 +14,9 @@ loss relative to 1 measures what the network learned beyond the linear (Gaussian
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +31,34 @@ def coefficients(eigenvalues: Tensor, C: Tensor) -> tuple[Tensor, Tensor, Tensor
     return skip_coefficient(eigenvalues, C), torch.rsqrt(total), torch.sqrt(eigenvalues * C / total)
 
 
+def ramp_weight(t: Tensor, start: float, end: float) -> Tensor:
+    """1 for t <= start, 0 for t >= end, and a half cosine in ln t between (continuous with
+    its first derivative, so an adaptive solver meets no kink): the share of F that a
+    :class:`LowTimeNetwork` takes."""
+    x = ((t.log() - math.log(start)) / (math.log(end) - math.log(start))).clamp(0, 1)
+    return 0.5 * (1 + torch.cos(math.pi * x))
+
+
+class LowTimeNetwork(nn.Module):
+    """A second backbone that takes F over at small t: F = w F_low + (1 - w) F_main with
+    w = :func:`ramp_weight` (t, *ramp). It is trained on t in [t_min, ramp[1]] only, the
+    range where w > 0, and evaluated only there.
+
+    Why (docs/results.md, "one denoiser from both networks"): on 1438 digits a convolutional
+    network generalises at small t, where the MLP memorises its training images, while the
+    MLP's large-t action gives the samples their shape.
+    """
+
+    def __init__(self, backbone: nn.Module, space: str, ramp: Sequence[float]) -> None:
+        super().__init__()
+        start, end = (float(v) for v in ramp)
+        if not 0 < start < end:
+            raise ValueError(f"low_t ramp must satisfy 0 < start < end, got {list(ramp)}")
+        self.backbone = backbone
+        self.space = space
+        self.ramp = (start, end)
+
+
 class IFPreconditioner(Denoiser):
     """D(u, t) = c_skip u + c_out F(c_in u, t), the network F seeing eigen or data coordinates.
 
@@ -36,31 +67,50 @@ class IFPreconditioner(Denoiser):
     (image default: convolutions need pixel layout). Loss and flow stay in eigen space.
     The network may run in float32 while the flow state is float64: inputs are cast to the
     network's parameter dtype and outputs back.
+    With ``low_t`` (a :class:`LowTimeNetwork`), F is the blend of the two networks.
     """
 
     def __init__(self, backbone: nn.Module, schedule: Schedule, basis: EigenBasis | None = None,
-                 space: str = "eigen") -> None:
+                 space: str = "eigen", low_t: LowTimeNetwork | None = None) -> None:
         super().__init__(schedule)
-        if space not in ("eigen", "data"):
-            raise ValueError(f"space must be 'eigen' or 'data', got '{space}'")
-        if space == "data" and basis is None:
-            raise ValueError("space='data' needs the eigenbasis")
+        for where in (space, *([low_t.space] if low_t is not None else [])):
+            if where not in ("eigen", "data"):
+                raise ValueError(f"space must be 'eigen' or 'data', got '{where}'")
+            if where == "data" and basis is None:
+                raise ValueError("space='data' needs the eigenbasis")
         self.backbone = backbone
         self.basis = basis
         self.space = space
+        self.low_t = low_t
 
-    def _network_dtype(self) -> torch.dtype:
-        param = next(self.backbone.parameters(), None)
-        return param.dtype if param is not None else self.schedule.eigenvalues.dtype
+    def _run(self, backbone: nn.Module, space: str, x: Tensor, t: Tensor,
+             dtype: torch.dtype) -> Tensor:
+        """One backbone's output in eigen coordinates (as ``dtype``) for scaled eigen input x."""
+        if space == "data":
+            x = self.basis.rotate_to_data(x)
+        param = next(backbone.parameters(), None)
+        net_dtype = param.dtype if param is not None else self.schedule.eigenvalues.dtype
+        out = backbone(x.to(net_dtype), t.to(net_dtype)).to(dtype)
+        return self.basis.rotate_to_eigen(out) if space == "data" else out
 
     def network(self, u: Tensor, t: Tensor, c_in: Tensor) -> Tensor:
         """F in eigen coordinates, for eigen input u at times t (B,)."""
         x = c_in * u
-        if self.space == "data":
-            x = self.basis.rotate_to_data(x)
-        dtype = self._network_dtype()
-        out = self.backbone(x.to(dtype), t.to(dtype)).to(u.dtype)
-        return self.basis.rotate_to_eigen(out) if self.space == "data" else out
+        F = self._run(self.backbone, self.space, x, t, u.dtype)
+        if self.low_t is None:
+            return F
+        w = ramp_weight(t, *self.low_t.ramp)
+        near = w > 0
+        # a flow's rows share one t: the low network runs for all of them or for none
+        if bool(near.all()):
+            low = self._run(self.low_t.backbone, self.low_t.space, x, t, u.dtype)
+        elif bool(near.any()):
+            low = F.clone()
+            low[near] = self._run(self.low_t.backbone, self.low_t.space, x[near], t[near],
+                                  u.dtype)
+        else:
+            return F
+        return F + w.unsqueeze(-1) * (low - F)
 
     def forward(self, u: Tensor, t: Tensor) -> Tensor:
         c_skip, c_in, c_out = coefficients(self.schedule.eigenvalues, self.schedule.C(t))

@@ -7,7 +7,9 @@ process per GPU the job holds). Only the main process logs and writes the model.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 
 import numpy as np
@@ -18,8 +20,9 @@ from ..datasets import read_dataset
 from ..fitting import prepare_training
 from ..io import read_h5
 from ..models import save_model
+from ..preconditioning import IFPreconditioner, LowTimeNetwork
 from ..provenance import array_hash, config_hash, step_provenance
-from ..training import Trainer, loss_by_time_band
+from ..training import TrainConfig, Trainer, loss_by_time_band
 from .device import add_device_argument, pick_device
 
 
@@ -52,19 +55,27 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
     pca, _ = read_h5(args.pca, "pca", required=["mean", "eigenvalues", "eigenvectors"])
     spec = json.loads(args.spec)
     sched = spec["schedule"]
-    spec["backbone"] = {**spec["backbone"], "dim": int(pca["mean"].shape[0]),
-                        "t_max": sched["t_max"]}
-    if spec["backbone"]["kind"] == "unet":
-        if not data_attrs.get("image_shape"):
-            raise ValueError(f"{args.data}: the unet backbone needs an image dataset")
-        spec["backbone"]["image_shape"] = data_attrs["image_shape"]
+
+    def complete(backbone: dict) -> dict:
+        backbone = {**backbone, "dim": int(pca["mean"].shape[0]), "t_max": sched["t_max"]}
+        if backbone["kind"] == "unet":
+            if not data_attrs.get("image_shape"):
+                raise ValueError(f"{args.data}: the unet backbone needs an image dataset")
+            backbone["image_shape"] = data_attrs["image_shape"]
+        return backbone
+
+    spec["backbone"] = complete(spec["backbone"])
+    if "low_t" in spec:
+        spec["low_t"] = {**spec["low_t"], "backbone": complete(spec["low_t"]["backbone"])}
     model, spec, cfg, u_train = prepare_training(spec, json.loads(args.training), pca,
                                                  data["train"], args.seed, args.data)
+    low_t, model.low_t = model.low_t, None  # the main network trains alone
     sched = spec["schedule"]
-    # a checkpoint resumes only if everything the weights depend on is identical
+    # a checkpoint resumes only if everything the weights depend on is identical (the main
+    # network's do not depend on the low-t network's settings)
     inputs = {"data": array_hash(data["train"]),
               "pca": array_hash(pca["mean"], pca["eigenvalues"], pca["eigenvectors"]),
-              "spec": config_hash(spec)}
+              "spec": config_hash({k: v for k, v in spec.items() if k != "low_t"})}
     trainer = Trainer(model, u_train, cfg, args.checkpoint_dir, device, procs, inputs)
     log = sys.stderr if procs.is_main else None
     if log:
@@ -75,6 +86,14 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
               f"{sum(p.numel() for p in model.backbone.parameters())} parameters",
               file=log, flush=True)
     trainer.fit(log=log)
+    low_training = {}
+    if low_t is not None:
+        low_trainer = train_low_t(low_t, model, spec["low_t"]["steps"], cfg, u_train,
+                                  args.checkpoint_dir, device, procs,
+                                  {**inputs, "spec": config_hash(spec)}, log)
+        trainer.ema.low_t = LowTimeNetwork(low_trainer.ema.backbone, low_t.space, low_t.ramp)
+        low_training = {"low_t": {"config": low_trainer.cfg.__dict__,
+                                  "history": low_trainer.history}}
     if not procs.is_main:
         return
     # the diagnostic runs where training ran: 6 x 4096 DDPM++ evaluations take hours on a CPU
@@ -96,6 +115,23 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
                                "curve": trainer.validation_curve}} if trainer.best else {}
     extra = {"training": {"config": cfg.__dict__, "history": trainer.history, **selection,
                           "loss_by_time_band": bands, "device": str(device),
-                          "processes": procs.world_size},
+                          "processes": procs.world_size, **low_training},
              "provenance": step_provenance("train", args)}
     save_model(args.output, args.output_spec, ema, spec, extra)
+
+
+def train_low_t(low_t: LowTimeNetwork, model: IFPreconditioner, steps: int, cfg: TrainConfig,
+                u_train: torch.Tensor, checkpoint_dir: str, device: torch.device,
+                procs: distributed.Processes, inputs: dict, log) -> Trainer:
+    """Train a low-t network on its own, on t in [t_min, ramp end] (where its share is not 0),
+    with the main network's recipe otherwise; its checkpoints resume only into the same."""
+    low_cfg = dataclasses.replace(cfg, t_max=low_t.ramp[1], steps=steps)
+    low = IFPreconditioner(low_t.backbone, model.schedule, model.basis, low_t.space)
+    trainer = Trainer(low, u_train, low_cfg, os.path.join(checkpoint_dir, "low_t"), device,
+                      procs, {**inputs, "network": "low_t"})
+    if log:
+        print(f"training the low-t network (t in [{low_cfg.t_min:g}, {low_cfg.t_max:g}], "
+              f"{steps} steps): {sum(p.numel() for p in low_t.backbone.parameters())} "
+              f"parameters", file=log, flush=True)
+    trainer.fit(log=log)
+    return trainer

@@ -350,10 +350,25 @@ def _check_images(config: dict[str, Any]) -> None:
         if d not in images["dims_to_keep"]:
             raise ConfigError(f"config key 'images.figure.dims_to_keep': {d} has no model "
                               f"(allowed: {', '.join(map(str, images['dims_to_keep']))})")
+    _check_low_t(config)
     procs = training_processes(images, images["gpu"])
     if images["training"]["batch_size"] % procs:
         raise ConfigError(f"config key 'images.training.batch_size': does not split over "
                           f"{procs} training processes (allowed: a multiple of {procs})")
+
+
+def _check_low_t(config: dict[str, Any]) -> None:
+    low_t, variants = config["images"]["low_t"], image_variants(config)
+    for name in low_t["variants"]:
+        if name not in variants:
+            raise ConfigError(f"config key 'images.low_t.variants': '{name}' is not an image "
+                              f"variant (allowed: {', '.join(variants)})")
+    start, end = low_t["ramp"]
+    for name in low_t["variants"]:
+        t_min, t_max = variants[name]["t_min"], variants[name]["t_max"]
+        if not start < end <= t_max or (t_min != "auto" and end <= t_min):
+            raise ConfigError(f"config key 'images.low_t.ramp': [{start:g}, {end:g}] must rise "
+                              f"and end in (t_min, t_max] = ({t_min}, {t_max:g}] of '{name}'")
 
 
 def _gap_variant(kept: int, gap: float, base_gap: float) -> str:

@@ -255,16 +255,20 @@ class Plan:
         return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
     def model_spec(self, family: str, dataset: str, schedule: str) -> str:
-        """The model spec a training step builds: schedule, backbone, input space."""
+        """The model spec a training step builds: schedule, backbone, input space and, for
+        the image variants of images.low_t, its low-t network."""
         if family == "toys":
             sched = toy_schedule(self.config, dataset, schedule)
             backbone, space = {"kind": "mlp", **self.config["toys"]["network"]}, "eigen"
-        else:
-            images = self.config["images"]
-            sched = self.image_variants[schedule]
-            backbone = {"kind": images["backbone"], **images[images["backbone"]]}
-            space = images["space"]
-        return json_arg({"schedule": sched, "backbone": backbone, "space": space})
+            return json_arg({"schedule": sched, "backbone": backbone, "space": space})
+        images, low_t = self.config["images"], self.config["images"]["low_t"]
+        spec = {"schedule": self.image_variants[schedule],
+                "backbone": {"kind": images["backbone"], **images[images["backbone"]]},
+                "space": images["space"]}
+        if replicate_base(schedule) in low_t["variants"]:
+            spec["low_t"] = {"backbone": {"kind": "unet", **low_t["unet"]}, "space": "data",
+                             "ramp": low_t["ramp"], "steps": low_t["steps"]}
+        return json_arg(spec)
 
     def flow_rows(self, family: str, dataset: str, schedule: str) -> dict[str, int]:
         """Held-out rows a model's flow step inflates and samples it generates. A toy model
