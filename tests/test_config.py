@@ -167,6 +167,8 @@ def test_cross_key_rules():
          r"'images.low_t.ramp': \[3, 20\] must rise and end in .* \(0.01, 15.01\] of 'prp'"),
         ("images.low_t", {"variants": ["prp"], "ramp": [5.0, 4.0]},
          "'images.low_t.ramp'.*must rise"),
+        ("images.low_t", {"variants": ["prp"], "steps": 100},
+         "'images.low_t.steps': 100 does not pass images.training.warmup_steps = 100"),
         ("calibration.embedded", {"schedule": "nope"}, "'calibration.embedded.schedule'"),
         ("data.embedded", {"moons_flat": {"base": "moons", "dim": 3}},
          "'data.embedded.moons_flat'.*clashes"),

@@ -290,8 +290,8 @@ def test_a_low_t_network_trains_alone_and_its_settings_never_reach_the_main_one(
                          "A0": 1.0, "t_min": 0.01, "t_max": 15.01},
             "backbone": {"kind": "mlp", "width": 16, "depth": 1, "time_features": 4},
             "space": "eigen"}
-    low = {"backbone": {k: v for k, v in TINY_UNET.items() if k != "attention"}
-           | {"attention": []}, "space": "data", "ramp": [1.0, 5.0], "steps": 3}
+    low = {"backbone": {**TINY_UNET, "attention": []}, "space": "data", "ramp": [1.0, 5.0],
+           "steps": 3}
     training = {"steps": 4, "batch_size": 32, "warmup_steps": 1, "checkpoint_every": 2,
                 "stable_target_size": 16, "band_points": 64}
 
@@ -320,3 +320,32 @@ def test_a_low_t_network_trains_alone_and_its_settings_never_reach_the_main_one(
     assert not torch.equal(again.low_t.backbone.out.weight, blended.low_t.backbone.out.weight)
     for key, value in state.items():
         assert torch.equal(value, again.state_dict()[key]), key
+
+
+def test_a_low_t_network_is_built_aside_and_never_trained_attached():
+    """Building it leaves torch's generator where the main network's left it (a main network
+    with dropout on the CPU draws from it in training); the Trainer refuses the blend, whose
+    loss would scale the main network's gradient by 1 - w; a ramp ending below t_min is
+    refused by name."""
+    from inflationary_flows.steps.train import train_low_t
+
+    pca = fit_pca(np.random.default_rng(0).normal(size=(200, 64)))
+    spec = {"schedule": {"kind": "prp", "form": "exponential", "rho": 1.0, "t_min": 0.01,
+                         "t_max": 15.01},
+            "backbone": {"kind": "mlp", "width": 8, "depth": 1, "time_features": 2, "dim": 64,
+                         "t_max": 15.01}, "space": "eigen"}
+    low = {"backbone": {**TINY_UNET, "dim": 64, "t_max": 15.01, "image_shape": [1, 8, 8]},
+           "space": "data", "ramp": [1.0, 5.0], "steps": 3}
+    draws = []
+    for model_spec in (spec, {**spec, "low_t": low}):
+        torch.manual_seed(0)
+        model = build_model(model_spec, pca.eigenvalues, pca.eigenvectors, pca.mean)
+        draws.append(torch.rand(3))
+    torch.testing.assert_close(draws[0], draws[1], rtol=0, atol=0)
+    cfg = TrainConfig(steps=2, t_min=0.01, t_max=15.01)
+    with pytest.raises(ValueError, match="detach the model's low-t network"):
+        Trainer(model, model.basis.to_eigen(torch.zeros(4, 64, dtype=torch.float64)), cfg)
+    late = TrainConfig(steps=2, t_min=6.0, t_max=15.01)
+    with pytest.raises(ValueError, match="low_t ramp end 5 must exceed the schedule's t_min 6"):
+        train_low_t(model.low_t, model, 3, late, torch.zeros(4, 64), "unused", "cpu", None,
+                    {}, None)

@@ -39,9 +39,12 @@ def build_model(spec: dict[str, Any], eigenvalues: torch.Tensor, eigenvectors: t
     schedule = schedule_from_spec(spec["schedule"], torch.as_tensor(eigenvalues))
     basis = EigenBasis(torch.as_tensor(eigenvectors), torch.as_tensor(mean))
     backbone = build_backbone(spec["backbone"])
-    low = spec.get("low_t")
-    low_t = None if low is None else LowTimeNetwork(build_backbone(low["backbone"]),
-                                                    low["space"], low["ramp"])
+    low, low_t = spec.get("low_t"), None
+    if low is not None:
+        # its initialisation leaves torch's generator where the main network's left it: a
+        # main network that draws from it in training (CPU dropout) trains as it would alone
+        with torch.random.fork_rng(devices=[]):
+            low_t = LowTimeNetwork(build_backbone(low["backbone"]), low["space"], low["ramp"])
     return IFPreconditioner(backbone, schedule, basis, spec.get("space", "eigen"), low_t)
 
 

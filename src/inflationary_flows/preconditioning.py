@@ -59,6 +59,13 @@ class LowTimeNetwork(nn.Module):
         self.ramp = (start, end)
 
 
+def _check_space(space: str, basis: EigenBasis | None, what: str) -> None:
+    if space not in ("eigen", "data"):
+        raise ValueError(f"{what} must be 'eigen' or 'data', got '{space}'")
+    if space == "data" and basis is None:
+        raise ValueError(f"{what}='data' needs the eigenbasis")
+
+
 class IFPreconditioner(Denoiser):
     """D(u, t) = c_skip u + c_out F(c_in u, t), the network F seeing eigen or data coordinates.
 
@@ -73,11 +80,9 @@ class IFPreconditioner(Denoiser):
     def __init__(self, backbone: nn.Module, schedule: Schedule, basis: EigenBasis | None = None,
                  space: str = "eigen", low_t: LowTimeNetwork | None = None) -> None:
         super().__init__(schedule)
-        for where in (space, *([low_t.space] if low_t is not None else [])):
-            if where not in ("eigen", "data"):
-                raise ValueError(f"space must be 'eigen' or 'data', got '{where}'")
-            if where == "data" and basis is None:
-                raise ValueError("space='data' needs the eigenbasis")
+        _check_space(space, basis, "space")
+        if low_t is not None:
+            _check_space(low_t.space, basis, "low_t space")
         self.backbone = backbone
         self.basis = basis
         self.space = space
@@ -101,7 +106,8 @@ class IFPreconditioner(Denoiser):
             return F
         w = ramp_weight(t, *self.low_t.ramp)
         near = w > 0
-        # a flow's rows share one t: the low network runs for all of them or for none
+        # rows may sit at different t (dopri5 steps each row on its own; training batches):
+        # the low network runs on the rows where its share is not 0
         if bool(near.all()):
             low = self._run(self.low_t.backbone, self.low_t.space, x, t, u.dtype)
         elif bool(near.any()):

@@ -131,6 +131,10 @@ class Trainer:
     def __init__(self, model: IFPreconditioner, u: Tensor, cfg: TrainConfig,
                  ckpt_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                  procs: Processes | None = None, inputs: Mapping[str, str] | None = None) -> None:
+        if getattr(model, "low_t", None) is not None:
+            # its loss would run through the blend: the main network's gradient scaled by 1 - w
+            raise ValueError("Trainer: detach the model's low-t network and train it on its "
+                             "own (steps.train.train_low_t)")
         self.cfg = cfg
         self.procs = procs = procs or Processes()
         self.part = procs.batch_slice(cfg.batch_size)

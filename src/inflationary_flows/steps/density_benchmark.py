@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> None:
             train = dequantize(train, encoding["scale"], args.seed)
             test = dequantize(test, encoding["scale"], args.seed + 1)
         trained = meta["training"]
-        fit = training_seconds(trained["history"], trained["config"]["batch_size"])
+        fit = sum(training_seconds(part["history"], part["config"]["batch_size"])
+                  for part in (trained, trained.get("low_t")) if part)  # both networks
         smoothed = "smoothing" in meta["spec"]  # a model of rows with its t_min noise
         found = inflationary(flow, test, (1.0, 2.0), fit,
                              torch.Generator().manual_seed(args.seed + 2) if smoothed else None)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sys
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -86,16 +87,17 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
               f"{sum(p.numel() for p in model.backbone.parameters())} parameters",
               file=log, flush=True)
     trainer.fit(log=log)
-    low_training = {}
+    low_trainer = None
     if low_t is not None:
         low_trainer = train_low_t(low_t, model, spec["low_t"]["steps"], cfg, u_train,
                                   args.checkpoint_dir, device, procs,
                                   {**inputs, "spec": config_hash(spec)}, log)
         trainer.ema.low_t = LowTimeNetwork(low_trainer.ema.backbone, low_t.space, low_t.ramp)
-        low_training = {"low_t": {"config": low_trainer.cfg.__dict__,
-                                  "history": low_trainer.history}}
     if not procs.is_main:
         return
+    low_training = {} if low_trainer is None else {"low_t": {
+        "config": low_trainer.cfg.__dict__, "history": low_trainer.history,
+        **selected(low_trainer)}}
     # the diagnostic runs where training ran: 6 x 4096 DDPM++ evaluations take hours on a CPU
     ema = trainer.ema
     u_test = ema.basis.to_eigen(torch.as_tensor(data["test"], dtype=torch.float64,
@@ -108,23 +110,32 @@ def train(args: argparse.Namespace, procs: distributed.Processes, device: torch.
         print(f"t in [{row['t_lo']:.2f}, {row['t_hi']:.2f}]: loss / Gaussian-denoiser loss = "
               f"{row['ratio']:.4f}, latent variance drift of the kept directions "
               f"{low:+.3f} to {high:+.3f}", flush=True)
-    if trainer.best is not None:
-        print(f"kept the EMA weights of step {trainer.best['step']} (lowest validation loss "
-              f"{trainer.best['loss']:.4f})", flush=True)
-    selection = {"selection": {"step": trainer.best["step"], "loss": trainer.best["loss"],
-                               "curve": trainer.validation_curve}} if trainer.best else {}
-    extra = {"training": {"config": cfg.__dict__, "history": trainer.history, **selection,
+    extra = {"training": {"config": cfg.__dict__, "history": trainer.history,
+                          **selected(trainer),
                           "loss_by_time_band": bands, "device": str(device),
                           "processes": procs.world_size, **low_training},
              "provenance": step_provenance("train", args)}
     save_model(args.output, args.output_spec, ema, spec, extra)
 
 
+def selected(trainer: Trainer) -> dict:
+    """The model selection of a run with a validation split (logged), for its JSON."""
+    if trainer.best is None:
+        return {}
+    print(f"kept the EMA weights of step {trainer.best['step']} (lowest validation loss "
+          f"{trainer.best['loss']:.4f})", flush=True)
+    return {"selection": {"step": trainer.best["step"], "loss": trainer.best["loss"],
+                          "curve": trainer.validation_curve}}
+
+
 def train_low_t(low_t: LowTimeNetwork, model: IFPreconditioner, steps: int, cfg: TrainConfig,
                 u_train: torch.Tensor, checkpoint_dir: str, device: torch.device,
-                procs: distributed.Processes, inputs: dict, log) -> Trainer:
+                procs: distributed.Processes, inputs: dict, log: TextIO | None) -> Trainer:
     """Train a low-t network on its own, on t in [t_min, ramp end] (where its share is not 0),
     with the main network's recipe otherwise; its checkpoints resume only into the same."""
+    if low_t.ramp[1] <= cfg.t_min:
+        raise ValueError(f"low_t ramp end {low_t.ramp[1]:g} must exceed the schedule's t_min "
+                         f"{cfg.t_min:g}")
     low_cfg = dataclasses.replace(cfg, t_max=low_t.ramp[1], steps=steps)
     low = IFPreconditioner(low_t.backbone, model.schedule, model.basis, low_t.space)
     trainer = Trainer(low, u_train, low_cfg, os.path.join(checkpoint_dir, "low_t"), device,

@@ -358,17 +358,23 @@ def _check_images(config: dict[str, Any]) -> None:
 
 
 def _check_low_t(config: dict[str, Any]) -> None:
-    low_t, variants = config["images"]["low_t"], image_variants(config)
+    images = config["images"]
+    low_t, variants = images["low_t"], image_variants(config)
+    bases = [name for name in variants if replicate_base(name) == name]
     for name in low_t["variants"]:
-        if name not in variants:
+        if name not in bases:  # a variant's further seeds follow it
             raise ConfigError(f"config key 'images.low_t.variants': '{name}' is not an image "
-                              f"variant (allowed: {', '.join(variants)})")
+                              f"variant (allowed: {', '.join(bases)})")
     start, end = low_t["ramp"]
     for name in low_t["variants"]:
         t_min, t_max = variants[name]["t_min"], variants[name]["t_max"]
-        if not start < end <= t_max or (t_min != "auto" and end <= t_min):
+        if not t_min < end <= t_max or start >= end:
             raise ConfigError(f"config key 'images.low_t.ramp': [{start:g}, {end:g}] must rise "
-                              f"and end in (t_min, t_max] = ({t_min}, {t_max:g}] of '{name}'")
+                              f"and end in (t_min, t_max] = ({t_min:g}, {t_max:g}] of '{name}'")
+    warmup = images["training"]["warmup_steps"]
+    if low_t["variants"] and low_t["steps"] <= warmup:
+        raise ConfigError(f"config key 'images.low_t.steps': {low_t['steps']} does not pass "
+                          f"images.training.warmup_steps = {warmup}")
 
 
 def _gap_variant(kept: int, gap: float, base_gap: float) -> str:
