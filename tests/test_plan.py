@@ -162,11 +162,12 @@ def test_image_replicates_are_further_seeds_of_table1_models():
     p = plan(images__replicates=3)
     assert {"digits_prp-r1", "digits_prp-r2", "digits_prr8-r2"} <= set(p.image_models)
     assert p.model_spec("images", "digits", "prr8-r1") == p.model_spec("images", "digits", "prr8")
-    # the default's low-t UNet goes with PRP and its further seeds, not with PRR
+    # the default's low-t UNet goes with digits PRP and its further seeds, not with PRR
     spec = json.loads(shlex.split(p.model_spec("images", "digits", "prp-r2"))[0])
     assert spec["low_t"] == {"backbone": {"kind": "unet", **p.config["images"]["low_t"]["unet"]},
                              "space": "data", "ramp": [3.33, 7.5], "steps": 1250}
     assert "low_t" not in json.loads(shlex.split(p.model_spec("images", "digits", "prr8"))[0])
+    assert "low_t" not in json.loads(shlex.split(p.model_spec("images", "cats", "prp"))[0])
     assert p.seed("train", "digits", "prr8-r1") != p.seed("train", "digits", "prr8")
     # table1 reads each model's seeds in the models' order; the residuals skip them
     table = p.image_table_inputs("table1")

@@ -360,19 +360,23 @@ def _check_images(config: dict[str, Any]) -> None:
 def _check_low_t(config: dict[str, Any]) -> None:
     images = config["images"]
     low_t, variants = images["low_t"], image_variants(config)
+    # a model's further seeds follow it, so only first-seed variants are named; a model of a
+    # set outside images.datasets is not built (a toys-only config keeps the default's entry)
     bases = [name for name in variants if replicate_base(name) == name]
-    for name in low_t["variants"]:
-        if name not in bases:  # a variant's further seeds follow it
-            raise ConfigError(f"config key 'images.low_t.variants': '{name}' is not an image "
-                              f"variant (allowed: {', '.join(bases)})")
+    for model in low_t["models"]:
+        variant = model.rsplit("_", 1)[-1]
+        if "_" not in model or variant not in bases:
+            raise ConfigError(f"config key 'images.low_t.models': '{model}' is not "
+                              f"<dataset>_<image variant> (variants: {', '.join(bases)})")
     start, end = low_t["ramp"]
-    for name in low_t["variants"]:
-        t_min, t_max = variants[name]["t_min"], variants[name]["t_max"]
-        if not t_min < end <= t_max or start >= end:
+    for model in low_t["models"]:
+        spec = variants[model.rsplit("_", 1)[-1]]
+        if not spec["t_min"] < end <= spec["t_max"] or start >= end:
             raise ConfigError(f"config key 'images.low_t.ramp': [{start:g}, {end:g}] must rise "
-                              f"and end in (t_min, t_max] = ({t_min:g}, {t_max:g}] of '{name}'")
+                              f"and end in (t_min, t_max] = ({spec['t_min']:g}, "
+                              f"{spec['t_max']:g}] of '{model}'")
     warmup = images["training"]["warmup_steps"]
-    if low_t["variants"] and low_t["steps"] <= warmup:
+    if low_t["models"] and low_t["steps"] <= warmup:
         raise ConfigError(f"config key 'images.low_t.steps': {low_t['steps']} does not pass "
                           f"images.training.warmup_steps = {warmup}")
 

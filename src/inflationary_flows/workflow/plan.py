@@ -256,7 +256,7 @@ class Plan:
 
     def model_spec(self, family: str, dataset: str, schedule: str) -> str:
         """The model spec a training step builds: schedule, backbone, input space and, for
-        the image variants of images.low_t, its low-t network."""
+        the image models of images.low_t, its low-t network."""
         if family == "toys":
             sched = toy_schedule(self.config, dataset, schedule)
             backbone, space = {"kind": "mlp", **self.config["toys"]["network"]}, "eigen"
@@ -265,7 +265,7 @@ class Plan:
         spec = {"schedule": self.image_variants[schedule],
                 "backbone": {"kind": images["backbone"], **images[images["backbone"]]},
                 "space": images["space"]}
-        if replicate_base(schedule) in low_t["variants"]:
+        if f"{dataset}_{replicate_base(schedule)}" in low_t["models"]:
             spec["low_t"] = {"backbone": {"kind": "unet", **low_t["unet"]}, "space": "data",
                              "ramp": low_t["ramp"], "steps": low_t["steps"]}
         return json_arg(spec)
