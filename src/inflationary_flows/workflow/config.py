@@ -363,14 +363,13 @@ def _check_low_t(config: dict[str, Any]) -> None:
     # a model's further seeds follow it, so only first-seed variants are named; a model of a
     # set outside images.datasets is not built (a toys-only config keeps the default's entry)
     bases = [name for name in variants if replicate_base(name) == name]
+    start, end = low_t["ramp"]
     for model in low_t["models"]:
         variant = model.rsplit("_", 1)[-1]
         if "_" not in model or variant not in bases:
             raise ConfigError(f"config key 'images.low_t.models': '{model}' is not "
                               f"<dataset>_<image variant> (variants: {', '.join(bases)})")
-    start, end = low_t["ramp"]
-    for model in low_t["models"]:
-        spec = variants[model.rsplit("_", 1)[-1]]
+        spec = variants[variant]
         if not spec["t_min"] < end <= spec["t_max"] or start >= end:
             raise ConfigError(f"config key 'images.low_t.ramp': [{start:g}, {end:g}] must rise "
                               f"and end in (t_min, t_max] = ({spec['t_min']:g}, "
