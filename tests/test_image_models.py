@@ -10,9 +10,11 @@ from scipy.linalg import sqrtm
 
 from inflationary_flows.analyses.classifier import accuracy, train_classifier
 from inflationary_flows.analyses.metrics import (
+    batch_frechet_distance,
     feature_frechet_distance,
     frechet_distance,
     pixel_mse,
+    resampled_frechet_distance,
     to_uint8,
 )
 from inflationary_flows.backbones import build_backbone
@@ -126,6 +128,33 @@ def test_feature_frechet_distance_of_gaussian_samples_converges_to_the_closed_fo
     y = rng.multivariate_normal(m2, s2, 200_000)
     exact = frechet_distance(np.zeros(3), s1, m2, s2)
     assert feature_frechet_distance(x, y) == pytest.approx(exact, rel=0.02)
+
+
+def test_frechet_distance_of_n_rows_is_biased_by_its_closed_form_at_that_n():
+    """n draws of N(0, I_d) against their own law: E[distance] = d / n (the mean) +
+    d (d + 1) / (4 (n - 1)) (the covariance, to second order in its Wishart error), so
+    distances compare only at equal n; batches and resampling both estimate it."""
+    rng = np.random.default_rng(2)
+    d, batches = 3, 400
+    law = rng.standard_normal((400_000, d))  # its own error: d / 400 000
+    for n in (100, 400):
+        x = rng.standard_normal((n * batches + n // 2, d))  # a remainder is left out
+        got = batch_frechet_distance(x, law, n)
+        assert len(got["batches"]) == batches and got["n"] == n
+        np.testing.assert_allclose(got["batches"][1], feature_frechet_distance(
+            x[n:2 * n], law), rtol=1e-12)
+        assert got["mean"] == pytest.approx(d / n + d * (d + 1) / (4 * (n - 1)), rel=0.08)
+        assert got["sd"] == pytest.approx(np.std(got["batches"], ddof=1), rel=1e-12)
+    # drawn with replacement from a large sample of the law: the same bias at n
+    pool = rng.standard_normal((200_000, d))
+    resampled = resampled_frechet_distance(pool, law, 200, batches, seed=0)
+    assert resampled["mean"] == pytest.approx(d / 200 + d * (d + 1) / (4 * 199), rel=0.08)
+    assert resampled == resampled_frechet_distance(pool, law, 200, batches, seed=0)
+    # one batch: the distance of those rows, no sd
+    one = batch_frechet_distance(x[:50], law, 50)
+    assert one["mean"] == feature_frechet_distance(x[:50], law) and one["sd"] is None
+    with pytest.raises(ValueError, match="batches of 50 rows need at least 50, got 49"):
+        batch_frechet_distance(x[:49], law, 50)
 
 
 def test_pixel_mse_in_8bit_units_and_the_wrapping_uint8_convention():

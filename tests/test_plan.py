@@ -108,7 +108,7 @@ def test_flows_that_only_the_embedded_analysis_reads_inflate_only_their_trajecto
                                                                     "n_generate": 5000}
     assert listed.flow_rows("toys", "moons_curved", "prp") == {"n_eval": 1000,
                                                                "n_generate": 1000}
-    assert p.flow_rows("images", "digits", "prp")["n_generate"] == 1400
+    assert p.flow_rows("images", "digits", "prp")["n_generate"] == 5600
 
 
 def test_model_spec_and_launcher():

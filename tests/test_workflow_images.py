@@ -23,8 +23,11 @@ def test_image_models_flows_and_metrics(tiny_run):
         assert flow["generation/x"].dtype == np.float32 and "trajectories/inflation" not in flow
         m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
                       "image_metrics")
-        assert m["frechet"]["n_generated"] == 60
-        floors.append(m["frechet"]["floor_train_vs_test"])
+        fr = m["frechet"]
+        # 60 generated, fewer than the training digits: one batch of 60, no sd over batches
+        assert fr["n_generated"] == fr["floor_resampled"]["n"] == 60
+        assert fr["frechet_batches"] == [fr["frechet_distance"]] and fr["frechet_sd"] is None
+        floors.append((fr["floor_train_vs_test"], fr["floor_resampled"]))
         assert abs(sum(m["frechet"]["class_shares"]) - 1) < 1e-9
         assert len(m["latent_calibration"]["radii"]) == 7
     # the floor compares the held-out split with the training split: no model enters it
@@ -84,6 +87,14 @@ def test_figure5_and_table1(tiny_run):
                                                                  rel=1e-3)
         assert float(row["classifier_frechet_floor"]) == pytest.approx(
             frechet["floor_train_vs_test"], rel=1e-3)
+        resampled = frechet["floor_resampled"]
+        assert resampled["draws"] == 200
+        assert float(row["classifier_frechet_floor_resampled"]) == pytest.approx(
+            resampled["mean"], rel=1e-3)
+        assert float(row["classifier_frechet_floor_resampled_sd"]) == pytest.approx(
+            resampled["sd"], rel=1e-2)
+        assert (row["classifier_frechet_batches"], row["classifier_frechet_batch_sd"],
+                row["classifier_frechet_n"]) == ("1", "", "60")
     spectra = tiny_run / "results/figures/supp_spectra.pdf"
     assert read_provenance(spectra)["step"] == "spectra-figure"
 

@@ -43,7 +43,9 @@ rule image_metrics:
         **slurm_resources(),
     params:
         classifier=lambda w, input: (
-            f"--classifier {input.classifier} --classifier-spec {input.classifier_spec}"
+            f"--classifier {input.classifier} --classifier-spec {input.classifier_spec} "
+            # one resampled floor per dataset: no model enters it
+            f"--floor-seed {PLAN.seed('frechet_floor', w.dataset)}"
             if "classifier" in input.keys()
             else ""
         ),

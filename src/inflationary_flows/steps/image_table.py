@@ -55,7 +55,15 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
         "inflation_gap": "" if gap is None else f"{gap:g}",
         "fid": _fmt(fid["fid"] if fid else None),
         "classifier_frechet": _fmt(frechet.get("frechet_distance")),
+        # the sd of one batch of n generated images over the batches, and of n training
+        # images drawn with replacement: the distance's sampling noise at that n
+        "classifier_frechet_batches": str(len(frechet.get("frechet_batches", []))),
+        "classifier_frechet_batch_sd": _fmt(frechet.get("frechet_sd"), 3),
         "classifier_frechet_floor": _fmt(frechet.get("floor_train_vs_test")),
+        "classifier_frechet_floor_resampled": _fmt(frechet.get("floor_resampled", {}).get("mean")),
+        "classifier_frechet_floor_resampled_sd": _fmt(
+            frechet.get("floor_resampled", {}).get("sd"), 3),
+        "classifier_frechet_n": str(frechet.get("n_generated", "")),
         "mse_8bit": _fmt(metrics["roundtrip_mse_8bit"]["float"], 3),
         "mse_8bit_uint8_convention": _fmt(metrics["roundtrip_mse_8bit"]["uint8"], 3),
         "latent_calibration_max_error": _fmt(metrics["latent_calibration"]["max_abs_error"], 3),
