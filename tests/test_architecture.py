@@ -119,11 +119,11 @@ EDITS = {
     "pca.py": {"pca", "train", "flow", "toy_metrics", "toy_figure", "toy_animation",
                "participation_ratio_table", "residuals", "toy_exact_metrics", "summary_table",
                "duality"},
-    # the solver reruns flows and what follows them (and the analyses that build an
-    # exact-score flow), and no training
-    "solvers.py": {"flow", "toy_metrics", "toy_figure", "toy_animation", "duality",
+    # the solver reruns flows and what follows them, the analyses that build an exact-score
+    # flow, and training: the trajectory penalty trains on states of the model's own flow
+    "solvers.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation", "duality",
                    "toy_exact_metrics", "summary_table", "residuals"},
-    "flow.py": {"flow", "toy_metrics", "toy_figure", "toy_animation", "duality",
+    "flow.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation", "duality",
                 "toy_exact_metrics", "summary_table", "residuals"},
     # retraining does not redo the exact-score reference (it never reads the model)
     "training.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation", "residuals",

@@ -60,10 +60,14 @@ def test_training_learns_what_the_linear_denoiser_cannot():
     assert after < 0.7, after
 
 
-def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path):
+# the trajectory penalty re-solves its flow states every 5 steps: a resume at step 10 must
+# re-solve them where the uninterrupted run did
+@pytest.mark.parametrize("extra", [{}, {"trajectory_penalty_weight": 1.0,
+                                        "trajectory_penalty_every": 5}])
+def test_interrupted_training_resumes_to_bitwise_identical_weights(tmp_path, extra):
     x = four_clusters(500)
     cfg = TrainConfig(steps=30, batch_size=64, checkpoint_every=10, stable_target_size=32,
-                      t_max=15.0, warmup_steps=5)
+                      t_max=15.0, warmup_steps=5, **extra)
 
     straight = Trainer(make_model(x), make_model(x).basis.to_eigen(x), cfg)
     straight.fit()
@@ -254,8 +258,8 @@ def test_bf16_autocast_on_the_cpu_keeps_float64_around_the_network_and_tracks_fp
     assert (ends["bf16"] - ends["fp32"]).abs().max() < 0.05 * ends["fp32"].abs().max()
 
 
-@pytest.mark.parametrize("slope_weight", [0.0, 1.0])
-def test_a_training_step_never_waits_on_the_host(slope_weight):
+@pytest.mark.parametrize("slope_weight, trajectory_weight", [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
+def test_a_training_step_never_waits_on_the_host(slope_weight, trajectory_weight):
     """No tensor becomes a Python number inside a step (on a GPU each would stall the queue):
     every such read goes through aten._local_scalar_dense, which is counted here."""
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -272,8 +276,11 @@ def test_a_training_step_never_waits_on_the_host(slope_weight):
     model = make_model(x)
     trainer = Trainer(model, model.basis.to_eigen(x),
                       TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
-                                  linear_response_weight=slope_weight))
-    trainer.train_step()  # the optimizer's state is created on the first step
+                                  linear_response_weight=slope_weight,
+                                  trajectory_penalty_weight=trajectory_weight))
+    # the optimizer's state is created on the first step; the trajectory penalty's flow
+    # states are solved there too (every 250 steps), not in the steps counted
+    trainer.train_step()
     with Reads():
         for _ in range(3):
             trainer.train_step()

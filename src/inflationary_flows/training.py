@@ -27,6 +27,7 @@ from .preconditioning import IFPreconditioner
 from .provenance import config_hash
 from .spec import require_positive
 from .state_files import read_torch_state, state_mismatch
+from .trajectory_penalty import STATE_ROWS, TIMES, flow_states, trajectory_penalty
 
 
 @dataclass
@@ -63,6 +64,12 @@ class TrainConfig:
     # IFPreconditioner.response_terms) in each of linear_response_bands equal bands of t
     linear_response_weight: float = 0.0
     linear_response_bands: int = 10
+    # weight of the kept directions' squared variance drift at states of the model's own
+    # flow from training rows (trajectory_penalty.py), recorded over trajectory_penalty_band
+    # of t and re-solved with the EMA weights every trajectory_penalty_every steps
+    trajectory_penalty_weight: float = 0.0
+    trajectory_penalty_every: int = 250
+    trajectory_penalty_band: tuple[float, float] = (2.5, 8.0)
 
     def __post_init__(self) -> None:
         require_positive("TrainConfig", lr=self.lr, ema_halflife_samples=self.ema_halflife_samples,
@@ -70,14 +77,27 @@ class TrainConfig:
                          validate_every=self.validate_every,
                          validation_points=self.validation_points,
                          linear_response_bands=self.linear_response_bands)
-        if not (math.isfinite(self.linear_response_weight) and self.linear_response_weight >= 0):
-            raise ValueError(f"TrainConfig: linear_response_weight must be >= 0, got "
-                             f"{self.linear_response_weight}")
+        for key in ("linear_response_weight", "trajectory_penalty_weight"):
+            if not (math.isfinite(getattr(self, key)) and getattr(self, key) >= 0):
+                raise ValueError(f"TrainConfig: {key} must be >= 0, got {getattr(self, key)}")
+        if self.trajectory_penalty_weight:
+            self._check_trajectory_penalty()
         if self.patience < 0:
             raise ValueError(f"TrainConfig: patience must be >= 0 steps, got {self.patience}")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"TrainConfig: validation_fraction must be in [0, 1), got "
                              f"{self.validation_fraction}")
+
+    def _check_trajectory_penalty(self) -> None:
+        lo, hi = self.trajectory_penalty_band
+        if not self.t_min <= lo < hi <= self.t_max:
+            raise ValueError(f"TrainConfig: trajectory_penalty_band [{lo:g}, {hi:g}] must rise "
+                             f"within the schedule's [{self.t_min:g}, {self.t_max:g}]")
+        every = self.trajectory_penalty_every
+        # a resumed run then re-solves its states where the uninterrupted one did
+        if every < 1 or self.checkpoint_every % every:
+            raise ValueError(f"TrainConfig: checkpoint_every ({self.checkpoint_every}) must be a "
+                             f"multiple of trajectory_penalty_every ({every})")
 
 
 class TrainingDiverged(RuntimeError):
@@ -137,6 +157,9 @@ class Trainer:
                              "own (steps.train.train_low_t)")
         self.cfg = cfg
         self.procs = procs = procs or Processes()
+        if cfg.trajectory_penalty_weight and procs.world_size > 1:
+            # its second forward pass per step is not one that DDP's gradient hooks expect
+            raise ValueError("Trainer: trajectory_penalty_weight needs a single process")
         self.part = procs.batch_slice(cfg.batch_size)
         self.device = device = torch.device(device)
         if device.type == "cuda" and device.index is None:  # DDP needs the explicit index
@@ -163,6 +186,7 @@ class Trainer:
         self.best: dict[str, Any] | None = None  # {step, loss, ema}: the selected weights
         self.validation_curve: list[dict[str, float]] = []
         self.params = list(model.backbone.parameters())
+        self.trajectory: tuple[Tensor, Tensor] | None = None  # (times, flow states)
         self.ema_params = list(self.ema.backbone.parameters())
         # fused Adam skips the update on the device when found_inf is set: no host sync
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
@@ -254,6 +278,8 @@ class Trainer:
             loss = loss + self.cfg.linear_response_weight * band_slope_penalty(
                 q * self.model.schedule.kept, t[part], self.cfg.t_min, self.cfg.t_max,
                 self.cfg.linear_response_bands)
+        if self.cfg.trajectory_penalty_weight:
+            loss = loss + self.cfg.trajectory_penalty_weight * self._trajectory_penalty()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
@@ -265,6 +291,16 @@ class Trainer:
             torch._foreach_lerp_(self.ema_params, self.params, 1 - beta)
         self.step += 1
         return loss.detach()
+
+    def _trajectory_penalty(self) -> Tensor:
+        cfg = self.cfg
+        if self.trajectory is None or self.step % cfg.trajectory_penalty_every == 0:
+            times = torch.linspace(*cfg.trajectory_penalty_band, TIMES, dtype=torch.float64,
+                                   device=self.device)
+            self.trajectory = times, flow_states(self.ema, self.u[:STATE_ROWS], cfg.t_min,
+                                                 cfg.t_max, times.tolist())
+        times, states = self.trajectory
+        return trajectory_penalty(self.trained, self.model.schedule, states, times, self.gen)
 
     def fit(self, log: TextIO | None = None, log_every: int = 100) -> None:
         from tqdm import tqdm

@@ -25,7 +25,7 @@ rule train:
         runtime=lambda w: config[w.family]["runtime"],
     params:
         spec=lambda w: PLAN.model_spec(w.family, w.dataset, w.schedule),
-        training=lambda w: PLAN.training(w.family, w.dataset),
+        training=lambda w: PLAN.training(w.family, w.dataset, w.schedule),
         seed=lambda w: PLAN.seed("train", w.dataset, w.schedule),
         ckpt="results/checkpoints/{family}/{dataset}_{schedule}",
         # from the gpu resource, so a profile's set-resources decides where training runs

@@ -81,7 +81,7 @@ rule cross_fit:
     params:
         table=lambda w: PLAN.table_args(w.dataset),
         spec=lambda w: PLAN.model_spec("toys", w.dataset, w.schedule),
-        training=lambda w: PLAN.training("toys", w.dataset),
+        training=lambda w: PLAN.training("toys", w.dataset, w.schedule),
         solver=json_arg(config["toys"]["solver"]),
         folds=config["calibration"]["cross_fit"]["folds"],
         seed=lambda w: PLAN.seed("cross_fit", w.dataset, w.schedule),

@@ -136,7 +136,10 @@ def train_low_t(low_t: LowTimeNetwork, model: IFPreconditioner, steps: int, cfg:
     if low_t.ramp[1] <= cfg.t_min:
         raise ValueError(f"low_t ramp end {low_t.ramp[1]:g} must exceed the schedule's t_min "
                          f"{cfg.t_min:g}")
-    low_cfg = dataclasses.replace(cfg, t_max=low_t.ramp[1], steps=steps)
+    # the trajectory penalty is of the blended model's flow, which this network alone does
+    # not make
+    low_cfg = dataclasses.replace(cfg, t_max=low_t.ramp[1], steps=steps,
+                                  trajectory_penalty_weight=0.0)
     low = IFPreconditioner(low_t.backbone, model.schedule, model.basis, low_t.space)
     trainer = Trainer(low, u_train, low_cfg, os.path.join(checkpoint_dir, "low_t"), device,
                       procs, {**inputs, "network": "low_t"})

@@ -351,25 +351,31 @@ def _check_images(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'images.figure.dims_to_keep': {d} has no model "
                               f"(allowed: {', '.join(map(str, images['dims_to_keep']))})")
     _check_low_t(config)
+    _check_model_training(config)
     procs = training_processes(images, images["gpu"])
     if images["training"]["batch_size"] % procs:
         raise ConfigError(f"config key 'images.training.batch_size': does not split over "
                           f"{procs} training processes (allowed: a multiple of {procs})")
 
 
+def _image_variant(config: dict[str, Any], key: str, model: str) -> str:
+    """The variant of an image model named under ``key``, '<dataset>_<variant>'. A model's
+    further seeds follow it, so only first-seed variants are named; a model of a set outside
+    images.datasets is not built (a toys-only config keeps the default's entries)."""
+    bases = [name for name in image_variants(config) if replicate_base(name) == name]
+    variant = model.rsplit("_", 1)[-1]
+    if "_" not in model or variant not in bases:
+        raise ConfigError(f"config key '{key}': '{model}' is not <dataset>_<image variant> "
+                          f"(variants: {', '.join(bases)})")
+    return variant
+
+
 def _check_low_t(config: dict[str, Any]) -> None:
     images = config["images"]
     low_t, variants = images["low_t"], image_variants(config)
-    # a model's further seeds follow it, so only first-seed variants are named; a model of a
-    # set outside images.datasets is not built (a toys-only config keeps the default's entry)
-    bases = [name for name in variants if replicate_base(name) == name]
     start, end = low_t["ramp"]
     for model in low_t["models"]:
-        variant = model.rsplit("_", 1)[-1]
-        if "_" not in model or variant not in bases:
-            raise ConfigError(f"config key 'images.low_t.models': '{model}' is not "
-                              f"<dataset>_<image variant> (variants: {', '.join(bases)})")
-        spec = variants[variant]
+        spec = variants[_image_variant(config, "images.low_t.models", model)]
         if not spec["t_min"] < end <= spec["t_max"] or start >= end:
             raise ConfigError(f"config key 'images.low_t.ramp': [{start:g}, {end:g}] must rise "
                               f"and end in (t_min, t_max] = ({spec['t_min']:g}, "
@@ -378,6 +384,16 @@ def _check_low_t(config: dict[str, Any]) -> None:
     if low_t["models"] and low_t["steps"] <= warmup:
         raise ConfigError(f"config key 'images.low_t.steps': {low_t['steps']} does not pass "
                           f"images.training.warmup_steps = {warmup}")
+
+
+def _check_model_training(config: dict[str, Any]) -> None:
+    images = config["images"]
+    for model, keys in images["model_training"].items():
+        _image_variant(config, "images.model_training", model)
+        unknown = sorted(set(keys) - set(images["training"]))
+        if unknown:
+            raise ConfigError(f"config key 'images.model_training.{model}': {', '.join(unknown)} "
+                              f"not keys of images.training")
 
 
 def _gap_variant(kept: int, gap: float, base_gap: float) -> str:
@@ -446,9 +462,14 @@ def toy_schedule(config: Mapping[str, Any], dataset: str, schedule: str) -> dict
     return spec
 
 
-def model_training(config: Mapping[str, Any], family: str, dataset: str) -> dict[str, Any]:
-    """The training config of a model: its family's, with a table's validation_fraction."""
+def model_training(config: Mapping[str, Any], family: str, dataset: str,
+                   schedule: str) -> dict[str, Any]:
+    """The training config of a model: its family's, with an image model's own keys
+    (images.model_training; its further seeds follow it) or a table's validation_fraction."""
     training = dict(config[family]["training"])
+    if family == "images":
+        name = f"{dataset}_{replicate_base(schedule)}"
+        training.update(config["images"]["model_training"].get(name, {}))
     table = config["data"]["tables"].get(dataset, {}) if family == "toys" else {}
     if table.get("validation_fraction"):
         training["validation_fraction"] = table["validation_fraction"]

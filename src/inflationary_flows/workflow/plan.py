@@ -283,9 +283,10 @@ class Plan:
             rows = {k: min(v, cfg["n_trajectories"]) for k, v in rows.items()}
         return rows
 
-    def training(self, family: str, dataset: str) -> str:
-        """The training config a training step gets (a table's validation split added)."""
-        return json_arg(model_training(self.config, family, dataset))
+    def training(self, family: str, dataset: str, schedule: str) -> str:
+        """The training config a training step gets (an image model's own keys, a table's
+        validation split added)."""
+        return json_arg(model_training(self.config, family, dataset, schedule))
 
     def variant_label(self, variant: str) -> str:
         spec = self.image_variants[variant]
