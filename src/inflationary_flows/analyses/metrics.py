@@ -133,7 +133,7 @@ def _spread(values: list[float]) -> dict:
             "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None}
 
 
-def _to(b: np.ndarray):
+def _distance_to(b: np.ndarray):
     """The Frechet distance of rows to ``b``'s fitted Gaussian (its moments taken once)."""
     mean, cov = b.mean(0), np.cov(b, rowvar=False)
     return lambda a: frechet_distance(a.mean(0), np.cov(a, rowvar=False), mean, cov)
@@ -146,7 +146,7 @@ def batch_frechet_distance(a: np.ndarray, b: np.ndarray, n: int) -> dict:
     mean and sd over the batches give the value at n and one batch's sampling noise."""
     if len(a) < n:
         raise ValueError(f"batches of {n} rows need at least {n}, got {len(a)}")
-    to_b = _to(b)
+    to_b = _distance_to(b)
     values = [to_b(a[i * n:(i + 1) * n]) for i in range(len(a) // n)]
     return {**_spread(values), "batches": values, "n": n}
 
@@ -156,7 +156,7 @@ def resampled_frechet_distance(a: np.ndarray, b: np.ndarray, n: int, draws: int,
     """Mean and sd of the Frechet distance to ``b`` of ``n`` rows of ``a`` drawn with
     replacement, over ``draws`` draws: a sampler that returns rows of ``a``, and the spread
     one batch of n has (the bootstrap of the batch's rows)."""
-    rng, to_b = np.random.default_rng(seed), _to(b)
+    rng, to_b = np.random.default_rng(seed), _distance_to(b)
     values = [to_b(a[rng.integers(0, len(a), n)]) for _ in range(draws)]
     return {**_spread(values), "draws": draws, "n": n}
 
