@@ -504,19 +504,28 @@ def test_band_slope_penalty_is_the_mean_of_squared_band_means_without_row_noise(
     assert band_slope_penalty(q, t, 0.0, 1.0, 2).item() == pytest.approx(pairs / 2)
 
 
+# a first step whose loss a test rebuilds from its parts
+FIRST_STEP = TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
+                         warmup_steps=1)
+
+
+def off_gaussian_prr(x):
+    """A PRR model (d = 1 of 2) whose output layer is not zero: not the Gaussian denoiser,
+    so it has a slope error; the same weights on every call."""
+    net = make_model(x, kind="prr")
+    torch.nn.init.normal_(net.backbone.out.weight, std=0.05)
+    return net
+
+
 def test_the_slope_penalty_enters_the_training_loss():
     """The first step's loss with linear_response_weight w is the denoising loss plus w times
     the penalty of the kept directions on the same draws: under PRR to d = 1 of 2, the
     first direction's alone."""
     x = four_clusters(500)
-    cfg = TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
-                      warmup_steps=1)
-    weighted = replace(cfg, linear_response_weight=3.0)
+    cfg, weighted = FIRST_STEP, replace(FIRST_STEP, linear_response_weight=3.0)
 
     def model():
-        net = make_model(x, kind="prr")
-        torch.nn.init.normal_(net.backbone.out.weight, std=0.05)  # not F = 0: a slope error
-        return net
+        return off_gaussian_prr(x)
 
     u = model().basis.to_eigen(x)
     draws = Trainer(model(), u, cfg)._batch()

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from test_training import four_clusters, make_model
+from test_training import FIRST_STEP, four_clusters, make_model, off_gaussian_prr
 
 from inflationary_flows.training import TrainConfig, Trainer
 from inflationary_flows.trajectory_penalty import (
@@ -81,14 +81,10 @@ def test_the_trajectory_penalty_enters_the_training_loss():
     """The first step's loss with trajectory_penalty_weight w is the denoising loss plus w
     times the penalty at the initial EMA flow's states, on the draws after the batch's."""
     x = four_clusters(300)
-    cfg = TrainConfig(steps=5, batch_size=64, stable_target_size=32, t_max=15.0,
-                      warmup_steps=1)
-    weighted = replace(cfg, trajectory_penalty_weight=2.0)
+    cfg, weighted = FIRST_STEP, replace(FIRST_STEP, trajectory_penalty_weight=2.0)
 
     def model():
-        net = make_model(x, kind="prr")
-        torch.nn.init.normal_(net.backbone.out.weight, std=0.05)  # not the Gaussian denoiser
-        return net
+        return off_gaussian_prr(x)
 
     u = model().basis.to_eigen(x)
     plain = Trainer(model(), u, cfg).train_step().item()
