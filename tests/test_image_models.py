@@ -12,6 +12,7 @@ from inflationary_flows.analyses.classifier import accuracy, train_classifier
 from inflationary_flows.analyses.metrics import (
     batch_frechet_distance,
     feature_frechet_distance,
+    frechet_batch_size,
     frechet_distance,
     pixel_mse,
     resampled_frechet_distance,
@@ -155,6 +156,17 @@ def test_frechet_distance_of_n_rows_is_biased_by_its_closed_form_at_that_n():
     assert one["mean"] == feature_frechet_distance(x[:50], law) and one["sd"] is None
     with pytest.raises(ValueError, match="batches of 50 rows need at least 50, got 49"):
         batch_frechet_distance(x[:49], law, 50)
+
+
+@pytest.mark.parametrize("rows, at_most, n", [(5600, 1438, 1400), (1400, 1438, 1400),
+                                              (60, 1438, 60), (1438, 1438, 1438),
+                                              (1439, 1438, 719), (10, 3, 2)])
+def test_generated_images_go_in_the_fewest_equal_batches_of_at_most_the_floors_size(
+        rows, at_most, n):
+    """The digits default: 5600 generated against 1438 training digits are 4 batches of
+    1400; fewer generated than training images are one batch of them all."""
+    assert frechet_batch_size(rows, at_most) == n
+    assert n <= at_most and rows // n >= -(-rows // at_most)  # no batch larger than the floor
 
 
 def test_pixel_mse_in_8bit_units_and_the_wrapping_uint8_convention():

@@ -15,6 +15,7 @@ from ..analyses.metrics import (
     batch_frechet_distance,
     chi2_radii,
     feature_frechet_distance,
+    frechet_batch_size,
     latent_calibration,
     pixel_mse,
     resampled_frechet_distance,
@@ -61,7 +62,7 @@ def frechet_report(args: argparse.Namespace, generated: np.ndarray,
     with torch.no_grad():
         def feats(x): return model.features(torch.as_tensor(x, dtype=torch.float32)).numpy()
         test, train = feats(data["test"]), feats(data["train"])
-        n = len(generated) // -(-len(generated) // len(train))
+        n = frechet_batch_size(len(generated), len(train))
         batches = batch_frechet_distance(feats(generated), test, n)
         labels = model(torch.as_tensor(generated, dtype=torch.float32)).argmax(-1).numpy()
     return {"frechet_distance": batches["mean"], "frechet_sd": batches["sd"],
