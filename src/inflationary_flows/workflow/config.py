@@ -386,10 +386,20 @@ def _check_low_t(config: dict[str, Any]) -> None:
                           f"images.training.warmup_steps = {warmup}")
 
 
+# a first-seed image model's variant: PRP, PRR to d dimensions, PRR at another inflation gap
+_VARIANT_NAME = re.compile(r"prp|prr\d+(-ig[0-9.e+-]+)?")
+
+
 def _check_model_training(config: dict[str, Any]) -> None:
+    """Entries name '<dataset>_<variant>'. One for a model this config does not build (a set
+    outside images.datasets, a d outside images.dims_to_keep) does nothing, so that a config
+    merged over the default (which cannot delete its entries) needs no say about them."""
     images = config["images"]
     for model, keys in images["model_training"].items():
-        _image_variant(config, "images.model_training", model)
+        dataset, _, variant = model.rpartition("_")
+        if not dataset or not _VARIANT_NAME.fullmatch(variant):
+            raise ConfigError(f"config key 'images.model_training': '{model}' is not "
+                              f"<dataset>_<variant> (variants: prp, prr<d>, prr<d>-ig<gap>)")
         unknown = sorted(set(keys) - set(images["training"]))
         if unknown:
             raise ConfigError(f"config key 'images.model_training.{model}': {', '.join(unknown)} "
