@@ -180,6 +180,20 @@ def test_cross_key_rules():
          "'images.model_training': 'prr2' is not <dataset>_<variant>"),
         ("images.model_training", {"digits_prr2": {"stpes": 10, "lr": 1e-3}},
          r"'images.model_training.digits_prr2': stpes not keys of images.training"),
+        # the train step's own checks, before any job runs
+        ("images.training.checkpoint_every", 300,
+         r"'images.model_training.digits_prr2': checkpoint_every \(300\) must be a multiple of "
+         r"trajectory_penalty_every \(250\)"),
+        ("images.model_training", {"digits_prr8": {"trajectory_penalty_weight": 0.3,
+                                                   "trajectory_penalty_band": [2.5, 20.0]}},
+         r"'images.model_training.digits_prr8': trajectory_penalty_band \[2.5, 20\] must rise "
+         r"within the schedule's \[0.01, 15.01\]"),
+        ("toys.training.trajectory_penalty_weight", 0.1,
+         r"'toys.training': trajectory_penalty_band \[2.5, 8\] must rise within the "
+         r"schedule's \[0, 7\]"),
+        ("images.model_training", {"digits_prr2": {"trajectory_penalty_weight": 0.3,
+                                                   "trajectory_penalty_band": [8.0, 2.5]}},
+         r"'images.model_training.digits_prr2': trajectory_penalty_band \[8, 2.5\] must rise"),
         ("calibration.embedded", {"schedule": "nope"}, "'calibration.embedded.schedule'"),
         ("data.embedded", {"moons_flat": {"base": "moons", "dim": 3}},
          "'data.embedded.moons_flat'.*clashes"),

@@ -18,6 +18,7 @@ import yaml
 
 from ..spec import resolve_dims_to_keep
 from ..tables import table_dim
+from ..train_config import TrainConfig
 
 
 class ConfigError(ValueError):
@@ -225,6 +226,7 @@ def _check_toys(config: dict[str, Any]) -> None:
                     raise ConfigError(f"config key 'data.tables.{name}.t_min': {spec['t_min']} "
                                       f"is not below schedules.{sched}.t_max = {spec['t_max']}")
                 _check_schedule(f"data.tables.{name}", spec)
+            _check_training("toys.training", model_training(config, "toys", name, sched), spec)
     for fig, sched in toys["figures"].items():
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
@@ -404,6 +406,24 @@ def _check_model_training(config: dict[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"config key 'images.model_training.{model}': {', '.join(unknown)} "
                               f"not keys of images.training")
+    for variant, spec in image_variants(config).items():
+        for dataset in images["datasets"]:
+            name = f"{dataset}_{variant}"
+            key = (f"images.model_training.{name}" if name in images["model_training"]
+                   else "images.training")
+            _check_training(key, model_training(config, "images", dataset, variant), spec)
+
+
+def _check_training(key: str, training: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+    """The train step's own checks of a model's training keys (a trajectory penalty's band
+    within the schedule's times, its re-solve interval a divisor of checkpoint_every...)."""
+    # t_min 'auto' is resolved from the data in the train step, which checks it again then
+    t_min = spec["t_min"] if isinstance(spec["t_min"], (int, float)) else 0.0
+    try:
+        TrainConfig(**training, t_min=t_min, t_max=spec["t_max"])
+    except ValueError as err:
+        raise ConfigError(f"config key '{key}': {str(err).removeprefix('TrainConfig: ')}") \
+            from None
 
 
 def _gap_variant(kept: int, gap: float, base_gap: float) -> str:
