@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,16 @@ def test_no_import_cycles():
     assert cycles(package_graph()) == []
 
 
+def test_the_snakefiles_package_imports_no_torch():
+    """The config checks (workflow/) run the train step's own checks through the torch-free
+    train_config: parsing the Snakefile loads no torch."""
+    code = ("import sys, inflationary_flows.workflow.config, inflationary_flows.workflow.plan; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert out.stdout.strip() == "[]"
+
+
 def _retime(path: Path, text: str, mtime: float) -> None:
     path.write_text(text)
     os.utime(path, (mtime, mtime))
@@ -128,6 +140,8 @@ EDITS = {
     # retraining does not redo the exact-score reference (it never reads the model)
     "training.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation", "residuals",
                     "summary_table"},
+    "train_config.py": {"train", "flow", "toy_metrics", "toy_figure", "toy_animation",
+                        "residuals", "summary_table"},
     # a figure module reruns its figures only
     "figures/toys.py": {"toy_figure", "toy_animation"},
     "figures/common.py": {"toy_figure", "toy_animation", "residuals", "duality"},

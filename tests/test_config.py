@@ -163,7 +163,7 @@ def test_cross_key_rules():
          "'images.prp.t_max'.*overflows float32"),
         ("images.gpu", 3, "'images.training.batch_size'.*split over 3"),
         ("images.low_t", {"models": ["digits_prr3"]},
-         r"'images.low_t.models': 'digits_prr3' is not <dataset>_<image variant> \(variants: "
+         r"'images.low_t.models': 'digits_prr3' is not a model of this config \(variants: "
          r"prp, prr2, prr8, prr16\)"),
         ("images.low_t", {"models": ["prp"]}, "'images.low_t.models': 'prp' is not <dataset>_"),
         ("images.low_t", {"models": ["digits_prp-r1"]}, "'images.low_t.models'.*'digits_prp-r1'"),
@@ -178,6 +178,13 @@ def test_cross_key_rules():
          r"'images.model_training': 'digits_pr3' is not <dataset>_<variant> \(variants: prp, "),
         ("images.model_training", {"prr2": {"steps": 10}},
          "'images.model_training': 'prr2' is not <dataset>_<variant>"),
+        # spelled otherwise than the workflow names the model, an entry would never apply
+        ("images.model_training", {"digits_prr02": {"steps": 10}}, "'digits_prr02' is not <"),
+        ("images.model_training", {"digits_prr2-ig1.10": {"steps": 10}},
+         "'digits_prr2-ig1.10' is not <"),
+        ("images.model_training", {"digits_prr2-r1": {"steps": 10}}, "'digits_prr2-r1' is not <"),
+        ("images.gpu", 2, "'images.model_training.digits_prr2': trajectory_penalty_weight needs "
+                          "a single training process, not 2"),
         ("images.model_training", {"digits_prr2": {"stpes": 10, "lr": 1e-3}},
          r"'images.model_training.digits_prr2': stpes not keys of images.training"),
         # the train step's own checks, before any job runs

@@ -169,19 +169,24 @@ def test_image_replicates_are_further_seeds_of_table1_models():
     assert "low_t" not in json.loads(shlex.split(p.model_spec("images", "digits", "prr8"))[0])
     assert "low_t" not in json.loads(shlex.split(p.model_spec("images", "cats", "prp"))[0])
     assert p.seed("train", "digits", "prr8-r1") != p.seed("train", "digits", "prr8")
-    # a model's own training keys go with it and its further seeds, over images.training;
-    # entries for models the config does not build (d = 3, another set) change nothing
-    own = plan(images__replicates=2,
-               images__model_training={"digits_prr2": {"trajectory_penalty_weight": 0.3},
-                                       "digits_prr3": {"steps": 1}, "cats_prp": {"steps": 1}})
+    # a model's own training keys go with it and its further seeds, over images.training
+    # (an inflation-gap variant has its own name); entries for models the config does not
+    # build (d = 3, another set) change nothing
+    entries = {"digits_prr2": {"trajectory_penalty_weight": 0.3},
+               "digits_prr2-ig1.1": {"steps": 7}}
+    sweep = {"dims_to_keep": 2, "inflation_gaps": [1.1]}
+    own = plan(images__replicates=2, images__ig_sweep=sweep, images__model_training={
+        **entries, "digits_prr3": {"steps": 1}, "cats_prp": {"steps": 1}})
+    variants = ("prr2", "prr2-r1", "prr2-ig1.1", "prr8", "prp")
     training = {s: json.loads(shlex.split(own.training("images", "digits", s))[0])
-                for s in ("prr2", "prr2-r1", "prr8", "prp")}
-    assert training["prr2"] == training["prr2-r1"] == {
-        **own.config["images"]["training"], "trajectory_penalty_weight": 0.3}
-    assert training["prr8"] == training["prp"] == own.config["images"]["training"]
-    built = own.main_targets()
-    assert not any("prr3" in t or "cats" in t for t in built)
-    assert built == plan(images__replicates=2).main_targets()
+                for s in variants}
+    base = own.config["images"]["training"]
+    assert training["prr2"] == training["prr2-r1"] == {**base, "trajectory_penalty_weight": 0.3}
+    assert training["prr2-ig1.1"] == {**base, "steps": 7}
+    assert training["prr8"] == training["prp"] == base
+    alone = plan(images__replicates=2, images__ig_sweep=sweep, images__model_training=entries)
+    assert all(own.training("images", "digits", s) == alone.training("images", "digits", s)
+               for s in variants)
     # table1 reads each model's seeds in the models' order; the residuals skip them
     table = p.image_table_inputs("table1")
     assert len(table["replicates"]) == 2 * len(table["metrics"])

@@ -64,7 +64,9 @@ def test_image_flows_run_on_a_gpu_where_images_train_on_gpus_and_toy_flows_never
     """With toys.gpu and images.gpu set (as in configs/toys_paper.yaml and cifar10.yaml), only
     an image model's flow asks for a GPU and passes --device cuda; toy flows stay on the CPU."""
     gpus = tmp_path / "gpus.yaml"
-    gpus.write_text("toys: {gpu: 1}\nimages: {gpu: 2}\n")
+    # two training processes: the trajectory penalty, solved by one, is off
+    gpus.write_text("toys: {gpu: 1}\nimages: {gpu: 2, model_training: "
+                    "{digits_prr2: {trajectory_penalty_weight: 0.0}}}\n")
     proc = snakemake(tmp_path / "run", "--dry-run", "--printshellcmds",
                      config=REPO / "tests" / "configs" / "tiny.yaml", extra_configs=[gpus])
     flows = [line for line in proc.stdout.splitlines() if "inflationary_flows flow " in line]

@@ -226,7 +226,6 @@ def _check_toys(config: dict[str, Any]) -> None:
                     raise ConfigError(f"config key 'data.tables.{name}.t_min': {spec['t_min']} "
                                       f"is not below schedules.{sched}.t_max = {spec['t_max']}")
                 _check_schedule(f"data.tables.{name}", spec)
-            _check_training("toys.training", model_training(config, "toys", name, sched), spec)
     for fig, sched in toys["figures"].items():
         if sched not in toys["models"]:
             raise ConfigError(f"config key 'toys.figures.{fig}': '{sched}' has no models "
@@ -243,6 +242,13 @@ def _check_toys(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'toys.training.batch_size': {toys['training']['batch_size']}"
                           f" does not split over {procs} training processes (allowed: a "
                           f"multiple of {procs})")
+    trained = [(name, sched) for sched, names in toys["models"].items() for name in names]
+    embedded = config["calibration"]["embedded"]["schedule"]
+    if embedded in schedules:  # an unknown one is refused by name in validate_config
+        trained += [(name, embedded) for name in embedded_toys(config)]
+    for name, sched in trained:
+        _check_training("toys.training", model_training(config, "toys", name, sched),
+                        toy_schedule(config, name, sched), procs)
     pr = config["calibration"]["pr_over_time"]
     for name in pr["datasets"]:
         if name not in config["data"]["toys"]:
@@ -353,21 +359,35 @@ def _check_images(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'images.figure.dims_to_keep': {d} has no model "
                               f"(allowed: {', '.join(map(str, images['dims_to_keep']))})")
     _check_low_t(config)
-    _check_model_training(config)
     procs = training_processes(images, images["gpu"])
     if images["training"]["batch_size"] % procs:
         raise ConfigError(f"config key 'images.training.batch_size': does not split over "
                           f"{procs} training processes (allowed: a multiple of {procs})")
+    _check_model_training(config)
+
+
+def _image_model(key: str, model: str) -> tuple[str, str]:
+    """(dataset, variant) of a first-seed image model '<dataset>_<variant>', the variant
+    spelled as the workflow names it (a model's further seeds follow it)."""
+    dataset, _, variant = model.rpartition("_")
+    prr = re.fullmatch(r"prr(\d+)(?:-ig([0-9.e+-]+))?", variant)
+    try:
+        spelled = prr and f"prr{int(prr[1])}" + (f"-ig{float(prr[2]):g}" if prr[2] else "")
+    except ValueError:  # a gap that is not a number
+        spelled = None
+    if not dataset or variant not in ("prp", spelled):
+        raise ConfigError(f"config key '{key}': '{model}' is not <dataset>_<variant> "
+                          f"(variants: prp, prr<d>, prr<d>-ig<gap> as in 'digits_prr2-ig1.1')")
+    return dataset, variant
 
 
 def _image_variant(config: dict[str, Any], key: str, model: str) -> str:
-    """The variant of an image model named under ``key``, '<dataset>_<variant>'. A model's
-    further seeds follow it, so only first-seed variants are named; a model of a set outside
-    images.datasets is not built (a toys-only config keeps the default's entries)."""
+    """The variant of an image model this config builds, named under ``key``; a set outside
+    images.datasets is not checked (a toys-only config keeps the default's entries)."""
     bases = [name for name in image_variants(config) if replicate_base(name) == name]
-    variant = model.rsplit("_", 1)[-1]
-    if "_" not in model or variant not in bases:
-        raise ConfigError(f"config key '{key}': '{model}' is not <dataset>_<image variant> "
+    _, variant = _image_model(key, model)
+    if variant not in bases:
+        raise ConfigError(f"config key '{key}': '{model}' is not a model of this config "
                           f"(variants: {', '.join(bases)})")
     return variant
 
@@ -388,35 +408,38 @@ def _check_low_t(config: dict[str, Any]) -> None:
                           f"images.training.warmup_steps = {warmup}")
 
 
-# a first-seed image model's variant: PRP, PRR to d dimensions, PRR at another inflation gap
-_VARIANT_NAME = re.compile(r"prp|prr\d+(-ig[0-9.e+-]+)?")
-
-
 def _check_model_training(config: dict[str, Any]) -> None:
-    """Entries name '<dataset>_<variant>'. One for a model this config does not build (a set
-    outside images.datasets, a d outside images.dims_to_keep) does nothing, so that a config
-    merged over the default (which cannot delete its entries) needs no say about them."""
+    """Entries name '<dataset>_<variant>' exactly (prr2's entry is not prr2-ig1.1's). One
+    for a model this config does not build (a set outside images.datasets, a d outside
+    images.dims_to_keep) does nothing, so that a config merged over the default (which cannot
+    delete its entries) needs no say about them."""
     images = config["images"]
     for model, keys in images["model_training"].items():
-        dataset, _, variant = model.rpartition("_")
-        if not dataset or not _VARIANT_NAME.fullmatch(variant):
-            raise ConfigError(f"config key 'images.model_training': '{model}' is not "
-                              f"<dataset>_<variant> (variants: prp, prr<d>, prr<d>-ig<gap>)")
+        _image_model("images.model_training", model)
         unknown = sorted(set(keys) - set(images["training"]))
         if unknown:
             raise ConfigError(f"config key 'images.model_training.{model}': {', '.join(unknown)} "
                               f"not keys of images.training")
+    processes = training_processes(images, images["gpu"])
     for variant, spec in image_variants(config).items():
+        if replicate_base(variant) != variant:
+            continue  # a further seed trains as its first
         for dataset in images["datasets"]:
             name = f"{dataset}_{variant}"
             key = (f"images.model_training.{name}" if name in images["model_training"]
                    else "images.training")
-            _check_training(key, model_training(config, "images", dataset, variant), spec)
+            _check_training(key, model_training(config, "images", dataset, variant), spec,
+                            processes)
 
 
-def _check_training(key: str, training: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+def _check_training(key: str, training: Mapping[str, Any], spec: Mapping[str, Any],
+                    processes: int) -> None:
     """The train step's own checks of a model's training keys (a trajectory penalty's band
     within the schedule's times, its re-solve interval a divisor of checkpoint_every...)."""
+    if training.get("trajectory_penalty_weight") and processes > 1:
+        # its flow states are solved by one process (training.Trainer refuses it too)
+        raise ConfigError(f"config key '{key}': trajectory_penalty_weight needs a single "
+                          f"training process, not {processes} (gpu / processes)")
     # t_min 'auto' is resolved from the data in the train step, which checks it again then
     t_min = spec["t_min"] if isinstance(spec["t_min"], (int, float)) else 0.0
     try:
