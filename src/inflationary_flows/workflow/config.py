@@ -363,12 +363,12 @@ def _check_images(config: dict[str, Any]) -> None:
     if images["training"]["batch_size"] % procs:
         raise ConfigError(f"config key 'images.training.batch_size': does not split over "
                           f"{procs} training processes (allowed: a multiple of {procs})")
-    _check_model_training(config)
+    _check_model_training(config, procs)
 
 
-def _image_model(key: str, model: str) -> tuple[str, str]:
-    """(dataset, variant) of a first-seed image model '<dataset>_<variant>', the variant
-    spelled as the workflow names it (a model's further seeds follow it)."""
+def _image_model(key: str, model: str) -> str:
+    """The variant of a first-seed image model '<dataset>_<variant>', spelled as the
+    workflow names it (a model's further seeds follow it)."""
     dataset, _, variant = model.rpartition("_")
     prr = re.fullmatch(r"prr(\d+)(?:-ig([0-9.e+-]+))?", variant)
     try:
@@ -378,14 +378,14 @@ def _image_model(key: str, model: str) -> tuple[str, str]:
     if not dataset or variant not in ("prp", spelled):
         raise ConfigError(f"config key '{key}': '{model}' is not <dataset>_<variant> "
                           f"(variants: prp, prr<d>, prr<d>-ig<gap> as in 'digits_prr2-ig1.1')")
-    return dataset, variant
+    return variant
 
 
 def _image_variant(config: dict[str, Any], key: str, model: str) -> str:
     """The variant of an image model this config builds, named under ``key``; a set outside
     images.datasets is not checked (a toys-only config keeps the default's entries)."""
     bases = [name for name in image_variants(config) if replicate_base(name) == name]
-    _, variant = _image_model(key, model)
+    variant = _image_model(key, model)
     if variant not in bases:
         raise ConfigError(f"config key '{key}': '{model}' is not a model of this config "
                           f"(variants: {', '.join(bases)})")
@@ -408,7 +408,7 @@ def _check_low_t(config: dict[str, Any]) -> None:
                           f"images.training.warmup_steps = {warmup}")
 
 
-def _check_model_training(config: dict[str, Any]) -> None:
+def _check_model_training(config: dict[str, Any], processes: int) -> None:
     """Entries name '<dataset>_<variant>' exactly (prr2's entry is not prr2-ig1.1's). One
     for a model this config does not build (a set outside images.datasets, a d outside
     images.dims_to_keep) does nothing, so that a config merged over the default (which cannot
@@ -420,7 +420,6 @@ def _check_model_training(config: dict[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"config key 'images.model_training.{model}': {', '.join(unknown)} "
                               f"not keys of images.training")
-    processes = training_processes(images, images["gpu"])
     for variant, spec in image_variants(config).items():
         if replicate_base(variant) != variant:
             continue  # a further seed trains as its first
