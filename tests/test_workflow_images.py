@@ -71,6 +71,26 @@ def test_digits_calibration_checks_beside_the_exact_score(tiny_run):
             median_neighbour_distance(train), rel=1e-8)
 
 
+def test_digits_samples_beside_the_exact_scores_from_the_same_prior_draws(tiny_run):
+    """The exact empirical score generates from the trained flow's own prior draws: its
+    images are training digits up to the noise left at t_min (it has memorised them), the
+    held-out digits are farther out, and the Frechet excess is paired batch by batch."""
+    for variant in ("prp", "prr2"):
+        m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
+                      "image_metrics")
+        model, _ = load_model(tiny_run / f"results/models/images/digits_{variant}.pt",
+                              tiny_run / f"results/models/images/digits_{variant}.json")
+        noise_left = float(model.schedule.C(0.01).sum().sqrt())  # RMS norm of t_min's noise
+        nearest = m["nearest_training_distance"]
+        assert nearest["exact"] < 1.5 * noise_left < nearest["held_out"]
+        fr = m["frechet"]
+        np.testing.assert_allclose(fr["minus_exact"]["batches"], np.subtract(
+            fr["frechet_batches"], fr["exact"]["frechet_batches"]), rtol=1e-12)
+        assert fr["minus_exact"]["mean"] == pytest.approx(
+            fr["frechet_distance"] - fr["exact"]["frechet_distance"], rel=1e-12)
+        assert m["nfe_exact_generation"] > 0
+
+
 def test_figure5_and_table1(tiny_run):
     fig = tiny_run / "results/figures/fig5.pdf"
     assert fig.read_bytes()[:4] == b"%PDF"
@@ -95,6 +115,16 @@ def test_figure5_and_table1(tiny_run):
             resampled["sd"], rel=1e-2)
         assert (row["classifier_frechet_batches"], row["classifier_frechet_batch_sd"],
                 row["classifier_frechet_n"]) == ("1", "", "60")
+        assert float(row["classifier_frechet_exact"]) == pytest.approx(
+            frechet["exact"]["frechet_distance"], rel=1e-3)
+        assert float(row["classifier_frechet_minus_exact"]) == pytest.approx(
+            frechet["minus_exact"]["mean"], rel=1e-3, abs=1e-3)
+        assert row["classifier_frechet_minus_exact_sd"] == ""  # one batch
+        nearest = read_json(tiny_run / f"results/metrics/images/{row['model']}.json",
+                            "image_metrics")["nearest_training_distance"]
+        for rows in ("generated", "exact", "held_out"):
+            assert float(row[f"nearest_training_{rows}"]) == pytest.approx(nearest[rows],
+                                                                           rel=1e-2)
     spectra = tiny_run / "results/figures/supp_spectra.pdf"
     assert read_provenance(spectra)["step"] == "spectra-figure"
 

@@ -128,7 +128,8 @@ def feature_frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
                             np.cov(b, rowvar=False))
 
 
-def _spread(values: list[float]) -> dict:
+def mean_and_sd(values: list[float]) -> dict:
+    """Mean and sample sd (None for one value) of ``values``."""
     return {"mean": float(np.mean(values)),
             "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None}
 
@@ -154,7 +155,7 @@ def batch_frechet_distance(a: np.ndarray, b: np.ndarray, n: int) -> dict:
         raise ValueError(f"batches of {n} rows need at least {n}, got {len(a)}")
     to_b = _distance_to(b)
     values = [to_b(a[i * n:(i + 1) * n]) for i in range(len(a) // n)]
-    return {**_spread(values), "batches": values, "n": n}
+    return {**mean_and_sd(values), "batches": values, "n": n}
 
 
 def resampled_frechet_distance(a: np.ndarray, b: np.ndarray, n: int, draws: int,
@@ -164,7 +165,7 @@ def resampled_frechet_distance(a: np.ndarray, b: np.ndarray, n: int, draws: int,
     one batch of n has (the bootstrap of the batch's rows)."""
     rng, to_b = np.random.default_rng(seed), _distance_to(b)
     values = [to_b(a[rng.integers(0, len(a), n)]) for _ in range(draws)]
-    return {**_spread(values), "draws": draws, "n": n}
+    return {**mean_and_sd(values), "draws": draws, "n": n}
 
 
 # pixel values in [-1, 1] are 8-bit levels 0..255 scaled by 2/255 (paper section 2.3)

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # the columns table1.csv aggregates over training seeds (units as in the row)
 REPLICATED = {
     "classifier_frechet": (("frechet", "frechet_distance"), 1),
+    "classifier_frechet_exact": (("frechet", "exact", "frechet_distance"), 1),
+    "classifier_frechet_minus_exact": (("frechet", "minus_exact", "mean"), 1),
     "mse_8bit": (("roundtrip_mse_8bit", "float"), 1),
     "latent_calibration_max_error": (("latent_calibration", "max_abs_error"), 1),
     **{f"{check}_max_error": (("calibration_checks", check, "trained", "max_abs_error"), 1)
@@ -43,7 +45,7 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
     sched = metrics["schedule"]
     gap = sched.get("inflation_gap") if sched["kind"] == "prr" else None
     paper = published(dataset, metrics["dims_to_keep"], gap)
-    frechet = metrics.get("frechet", {})
+    frechet, nearest = metrics.get("frechet", {}), metrics.get("nearest_training_distance", {})
     # held-out and training images with fresh noise of t_min and of the data's scale,
     # trained flow and exact score
     checks = {f"{name}_max_error{suffix}": _fmt(check[flow]["max_abs_error"], 3)
@@ -64,6 +66,14 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
         "classifier_frechet_floor_resampled_sd": _fmt(
             frechet.get("floor_resampled", {}).get("sd"), 3),
         "classifier_frechet_n": str(frechet.get("n_generated", "")),
+        # the exact score of the training images from the same prior draws (the method's
+        # perfect fit of them), and the model's excess over it paired by batch
+        "classifier_frechet_exact": _fmt(frechet.get("exact", {}).get("frechet_distance")),
+        "classifier_frechet_minus_exact": _fmt(frechet.get("minus_exact", {}).get("mean")),
+        "classifier_frechet_minus_exact_sd": _fmt(frechet.get("minus_exact", {}).get("sd"), 3),
+        # median distance to the nearest training image: generated, exact score's, held-out
+        **{f"nearest_training_{rows}": _fmt(nearest.get(rows), 3)
+           for rows in ("generated", "exact", "held_out")},
         "mse_8bit": _fmt(metrics["roundtrip_mse_8bit"]["float"], 3),
         "mse_8bit_uint8_convention": _fmt(metrics["roundtrip_mse_8bit"]["uint8"], 3),
         "latent_calibration_max_error": _fmt(metrics["latent_calibration"]["max_abs_error"], 3),
