@@ -52,6 +52,7 @@ rule image_metrics:
         checks=lambda w, input: (
             f"--model {input.weights} --model-spec {input.spec} --pca {input.pca} "
             f"--solver {json_arg(config['images']['solver'])} "
+            f"--exact-solver {json_arg(config['images']['exact_solver'])} "
             f"--seed {PLAN.seed('image_metrics', w.dataset, w.schedule)}"
             if "weights" in input.keys()
             else ""
