@@ -228,7 +228,10 @@ def test_image_table_adds_the_calibration_checks_and_the_mean_and_sd_over_seeds(
             "dim": 64, "nfe": {"generation": 80},
             "roundtrip_mse_8bit": {"float": 0.5, "uint8": 0.7},
             "latent_calibration": {"max_abs_error": 0.2},
-            "frechet": {"frechet_distance": frechet, "floor_train_vs_test": 9.25},
+            "frechet": {"frechet_distance": frechet, "floor_train_vs_test": 9.25,
+                        # the reference 11 in two batches, the excess 1 apart between them
+                        "exact": {"frechet_distance": 11.0},
+                        "minus_exact": {"mean": frechet - 11.0, "sd": 2 ** -0.5}},
             **({"calibration_checks": checks} if held_out is not None else {})})
         return str(tmp_path / f"{model}.json")
 
@@ -250,6 +253,12 @@ def test_image_table_adds_the_calibration_checks_and_the_mean_and_sd_over_seeds(
     assert (digits["held_out_noised_max_error"], digits["held_out_noised_max_error_exact"],
             digits["training_noised_max_error_exact"]) == ("0.25", "0.99", "0.05")
     assert digits["mse_8bit_sd"] == "0"  # the same in every seed
+    # the excess's sd over one model's batches, and over the seeds: two columns
+    assert float(digits["classifier_frechet_minus_exact_batch_sd"]) == pytest.approx(2 ** -0.5,
+                                                                                    rel=1e-3)
+    assert float(digits["classifier_frechet_minus_exact_sd"]) == pytest.approx(
+        np.std(frechets, ddof=1), rel=1e-3)
+    assert float(digits["classifier_frechet_exact_mean"]) == 11.0
     assert other["held_out_noised_max_error"] == other["held_out_noised_max_error_mean"] == ""
     assert float(other["classifier_frechet_mean"]) == pytest.approx(31.0)
     # a seed file of another model is refused, naming it

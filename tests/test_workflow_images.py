@@ -78,9 +78,10 @@ def test_digits_samples_beside_the_exact_scores_from_the_same_prior_draws(tiny_r
     for variant in ("prp", "prr2"):
         m = read_json(tiny_run / f"results/metrics/images/digits_{variant}.json",
                       "image_metrics")
-        model, _ = load_model(tiny_run / f"results/models/images/digits_{variant}.pt",
-                              tiny_run / f"results/models/images/digits_{variant}.json")
-        noise_left = float(model.schedule.C(0.01).sum().sqrt())  # RMS norm of t_min's noise
+        model, meta = load_model(tiny_run / f"results/models/images/digits_{variant}.pt",
+                                 tiny_run / f"results/models/images/digits_{variant}.json")
+        # RMS norm of the noise left at t_min
+        noise_left = float(model.schedule.C(meta["spec"]["schedule"]["t_min"]).sum().sqrt())
         nearest = m["nearest_training_distance"]
         assert nearest["exact"] < 1.5 * noise_left < nearest["held_out"]
         fr = m["frechet"]
@@ -89,6 +90,35 @@ def test_digits_samples_beside_the_exact_scores_from_the_same_prior_draws(tiny_r
         assert fr["minus_exact"]["mean"] == pytest.approx(
             fr["frechet_distance"] - fr["exact"]["frechet_distance"], rel=1e-12)
         assert m["nfe_exact_generation"] > 0
+
+
+def test_the_frechet_excess_over_the_exact_score_is_paired_batch_by_batch(tiny_run):
+    """Two batches: the same images as reference give no excess in either, and the
+    reference's batches swapped give equal and opposite excesses (their distances apart)."""
+    import argparse
+
+    from inflationary_flows.steps.image_metrics import frechet_report
+
+    data = read_dataset(tiny_run / "results/data/digits.h5")[0]
+    n = len(data["train"])
+    rng = np.random.default_rng(0)
+    # two batches of n images: training digits with two different noises
+    images = np.concatenate([data["train"] + 0.1 * rng.standard_normal(data["train"].shape),
+                             data["train"] + 0.5 * rng.standard_normal(data["train"].shape)])
+    swapped = np.concatenate([images[n:], images[:n]])
+    classifier = tiny_run / "results/models/classifier/digits"
+    args = argparse.Namespace(classifier=f"{classifier}.pt", classifier_spec=f"{classifier}.json",
+                              floor_seed=0)
+    same = frechet_report(args, images, data, images)
+    assert same["n_generated"] == n and len(same["frechet_batches"]) == 2
+    assert same["minus_exact"]["batches"] == [0.0, 0.0]
+    report = frechet_report(args, images, data, swapped)
+    first, second = report["frechet_batches"]
+    assert abs(first - second) > 1  # the noisier batch is farther from the test digits
+    np.testing.assert_allclose(report["minus_exact"]["batches"], [first - second,
+                                                                  second - first], rtol=1e-12)
+    assert report["minus_exact"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert report["minus_exact"]["sd"] == pytest.approx(abs(first - second) * 2 ** 0.5)
 
 
 def test_the_exact_scores_flows_take_their_own_solver(tiny_run, tmp_path):
@@ -110,7 +140,8 @@ def test_the_exact_scores_flows_take_their_own_solver(tiny_run, tmp_path):
                  "--output", str(out)]) == 0
     m = read_json(out, "image_metrics")
     assert m["nfe_exact_generation"] == 8 != ran["nfe_exact_generation"]
-    assert m["frechet"]["frechet_batches"] == ran["frechet"]["frechet_batches"]
+    np.testing.assert_allclose(m["frechet"]["frechet_batches"], ran["frechet"]["frechet_batches"],
+                               rtol=1e-6)
     assert m["frechet"]["exact"] != ran["frechet"]["exact"]
     moved = []
     for name, check in m["calibration_checks"].items():
@@ -150,7 +181,7 @@ def test_figure5_and_table1(tiny_run):
             frechet["exact"]["frechet_distance"], rel=1e-3)
         assert float(row["classifier_frechet_minus_exact"]) == pytest.approx(
             frechet["minus_exact"]["mean"], rel=1e-3, abs=1e-3)
-        assert row["classifier_frechet_minus_exact_sd"] == ""  # one batch
+        assert row["classifier_frechet_minus_exact_batch_sd"] == ""  # one batch
         nearest = read_json(tiny_run / f"results/metrics/images/{row['model']}.json",
                             "image_metrics")["nearest_training_distance"]
         for rows in ("generated", "exact", "held_out"):

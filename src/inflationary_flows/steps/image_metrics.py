@@ -27,7 +27,7 @@ from ..datasets import read_dataset
 from ..flow import flow_for
 from ..io import read_h5, read_json, write_json
 from ..provenance import step_provenance
-from ..smoothing import AUTO, add_noise, noise_at_t_min, resolve_t_min
+from ..smoothing import AUTO, add_noise, held_out_rows, noise_at_t_min, resolve_t_min
 from .common import load_flow
 
 FLOOR_DRAWS = 200  # resampled floors: the sd to about 5 %
@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "exact score of the training images")
     parser.add_argument("--model-spec")
     parser.add_argument("--pca", help="the dataset's PCA (the exact score's basis)")
-    parser.add_argument("--solver", help="SolverConfig fields as JSON, for the checks")
+    parser.add_argument("--solver", help="SolverConfig fields as JSON, for the trained "
+                        "flow's checks")
     parser.add_argument("--exact-solver", help="the same for the exact score's flows "
                         "(default: --solver)")
     parser.add_argument("--seed", type=int, default=0)
@@ -180,7 +181,8 @@ def run(args: argparse.Namespace) -> None:
         exact, nfe = exact_generation(args, data["train"], flow["generation/z"])
         result["nfe_exact_generation"] = nfe
         result["nearest_training_distance"] = nearest_training_distance(
-            data["train"], generated=generated, exact=exact, held_out=data["test"])
+            data["train"], generated=generated, exact=exact,
+            held_out=held_out_rows(flow, data["test"]))
     if args.classifier:
         result["frechet"] = frechet_report(args, generated, data, exact)
     if args.model:

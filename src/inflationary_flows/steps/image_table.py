@@ -46,6 +46,7 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
     gap = sched.get("inflation_gap") if sched["kind"] == "prr" else None
     paper = published(dataset, metrics["dims_to_keep"], gap)
     frechet, nearest = metrics.get("frechet", {}), metrics.get("nearest_training_distance", {})
+    excess = frechet.get("minus_exact", {})
     # held-out and training images with fresh noise of t_min and of the data's scale,
     # trained flow and exact score
     checks = {f"{name}_max_error{suffix}": _fmt(check[flow]["max_abs_error"], 3)
@@ -67,10 +68,10 @@ def row(metrics: dict, dataset: str, fid: dict | None) -> dict[str, str]:
             frechet.get("floor_resampled", {}).get("sd"), 3),
         "classifier_frechet_n": str(frechet.get("n_generated", "")),
         # the exact score of the training images from the same prior draws (the method's
-        # perfect fit of them), and the model's excess over it paired by batch
+        # perfect fit of them), and the model's excess over it paired by batch (sd over batches)
         "classifier_frechet_exact": _fmt(frechet.get("exact", {}).get("frechet_distance")),
-        "classifier_frechet_minus_exact": _fmt(frechet.get("minus_exact", {}).get("mean")),
-        "classifier_frechet_minus_exact_sd": _fmt(frechet.get("minus_exact", {}).get("sd"), 3),
+        "classifier_frechet_minus_exact": _fmt(excess.get("mean")),
+        "classifier_frechet_minus_exact_batch_sd": _fmt(excess.get("sd"), 3),
         # median distance to the nearest training image: generated, exact score's, held-out
         **{f"nearest_training_{rows}": _fmt(nearest.get(rows), 3)
            for rows in ("generated", "exact", "held_out")},
